@@ -1,0 +1,14 @@
+//! The one crate of Gatehouse that touches cryptography.
+//!
+//! Everything secret or signed passes through here so that the rest of the workspace handles only
+//! bytes and opaque values: `keyring` seals secrets at rest (AES-256-GCM under a rotatable set of
+//! key ids), `random` draws ids, tokens and nonces from the operating system, and `compare` holds
+//! the constant-time comparisons. Further modules (passwords, TOTP, signing keys and JWKS,
+//! proof-of-possession signatures) live beside them, one job each.
+
+pub mod compare;
+pub mod keyring;
+pub mod random;
+
+pub use compare::constant_time_eq;
+pub use keyring::{Keyring, KeyringError};

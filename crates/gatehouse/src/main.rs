@@ -1,0 +1,32 @@
+//! The `gatehouse` binary: command-line parsing and dispatch only.
+//!
+//! Each subcommand lives in its own module (`policy` for policy files; the server, admin and key
+//! commands beside it) and returns the process exit code. Work itself happens in the library
+//! crates; this crate wires configuration, telemetry and I/O to them.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod policy;
+
+/// Gatehouse: a self-hostable identity engine with expressive authentication policies.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with policy files: check, simulate, import from Okta.
+    Policy(policy::PolicyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Policy(args) => policy::run(args),
+    }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Every test of Gatehouse. `./test.sh` runs all stages; `./test.sh STAGE…` runs only those named
+# (setup, lint, rust, e2e). It installs what the tests need that a fresh machine lacks.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(setup lint rust e2e)
+
+log() { printf '\n==> %s\n' "$*"; }
+
+stage_setup() {
+  log "setup: system packages, services, Node and Python packages"
+  scripts/setup.sh
+}
+
+stage_lint() {
+  log "lint: rustfmt and clippy"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+}
+
+stage_rust() {
+  log "rust: unit, property and integration tests (SQLite and PostgreSQL)"
+  export GATEHOUSE_TEST_POSTGRES_URL=${GATEHOUSE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  if command -v cargo-nextest >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+  else
+    cargo test --workspace --locked --no-fail-fast
+  fi
+  # Doc tests are not run by nextest.
+  cargo test --workspace --locked --doc
+}
+
+stage_e2e() {
+  log "e2e: release binaries, then the independent-client suites"
+  cargo build --release --locked --bins
+  export GATEHOUSE_BIN="$root/target/release/gatehouse"
+  export GATEHOUSE_SSO_BIN="$root/target/release/gatehouse-sso"
+  export GATEHOUSE_VERIFY_BIN="$root/target/release/gatehouse-verify"
+  mkdir -p target/screenshots
+  for suite in e2e/suites/*.sh; do
+    [ -e "$suite" ] || continue
+    log "e2e suite: $suite"
+    bash "$suite"
+  done
+}
+
+for s in "${stages[@]}"; do
+  "stage_$s"
+done
+log "all stages passed: ${stages[*]}"
