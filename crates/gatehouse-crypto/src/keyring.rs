@@ -18,27 +18,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use zeroize::Zeroizing;
 
-const VERSION: &str = "v1";
+use crate::CryptoError;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum KeyringError {
-    #[error("the keyring is empty: give at least one key as `kid:base64key`")]
-    Empty,
-    #[error("keyring entry `{0}` is not of the form `kid:base64key`")]
-    BadEntry(String),
-    #[error("key id `{0}` must be 1 to 32 letters, digits, `-` or `_`")]
-    BadKeyId(String),
-    #[error("key `{0}` must be 32 bytes of base64")]
-    BadKey(String),
-    #[error("key id `{0}` appears twice in the keyring")]
-    DuplicateKeyId(String),
-    #[error("the sealed value is malformed")]
-    Malformed,
-    #[error("the sealed value names key `{0}`, which the keyring does not hold")]
-    UnknownKey(String),
-    #[error("the sealed value failed authentication (wrong key, wrong row, or tampered)")]
-    Unauthentic,
-}
+const VERSION: &str = "v1";
 
 /// A set of AES-256 keys by id, one of which seals new values.
 #[derive(Clone)]
@@ -66,16 +48,16 @@ pub struct Opened {
 
 impl Keyring {
     /// Builds a keyring from `(key id, 32-byte key)` pairs; the first pair is the active key.
-    pub fn new(keys: &[(&str, [u8; 32])]) -> Result<Self, KeyringError> {
-        let (first, first_key) = keys.first().ok_or(KeyringError::Empty)?;
+    pub fn new(keys: &[(&str, [u8; 32])]) -> Result<Self, CryptoError> {
+        let (first, first_key) = keys.first().ok_or(CryptoError::Empty)?;
         let active_cipher =
-            Aes256Gcm::new_from_slice(first_key).map_err(|_| KeyringError::BadKey((*first).into()))?;
+            Aes256Gcm::new_from_slice(first_key).map_err(|_| CryptoError::BadKey((*first).into()))?;
         let mut map = BTreeMap::new();
         for (kid, key) in keys {
             check_kid(kid)?;
-            let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| KeyringError::BadKey((*kid).into()))?;
+            let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::BadKey((*kid).into()))?;
             if map.insert((*kid).to_owned(), cipher).is_some() {
-                return Err(KeyringError::DuplicateKeyId((*kid).into()));
+                return Err(CryptoError::DuplicateKeyId((*kid).into()));
             }
         }
         Ok(Self {
@@ -86,17 +68,17 @@ impl Keyring {
     }
 
     /// Parses `kid:base64key[,kid:base64key…]`; the first key is active.
-    pub fn parse(spec: &str) -> Result<Self, KeyringError> {
+    pub fn parse(spec: &str) -> Result<Self, CryptoError> {
         let mut keys: Vec<(String, Zeroizing<[u8; 32]>)> = Vec::new();
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (kid, b64) = entry
                 .split_once(':')
-                .ok_or_else(|| KeyringError::BadEntry(redact(entry)))?;
-            let raw = Zeroizing::new(decode_b64(b64.trim()).ok_or_else(|| KeyringError::BadKey(kid.into()))?);
+                .ok_or_else(|| CryptoError::BadEntry(redact(entry)))?;
+            let raw = Zeroizing::new(decode_b64(b64.trim()).ok_or_else(|| CryptoError::BadKey(kid.into()))?);
             let key: [u8; 32] = raw
                 .as_slice()
                 .try_into()
-                .map_err(|_| KeyringError::BadKey(kid.into()))?;
+                .map_err(|_| CryptoError::BadKey(kid.into()))?;
             keys.push((kid.trim().to_owned(), Zeroizing::new(key)));
         }
         let pairs: Vec<(&str, [u8; 32])> = keys.iter().map(|(k, v)| (k.as_str(), **v)).collect();
@@ -104,7 +86,7 @@ impl Keyring {
     }
 
     /// Generates a fresh keyring spec with one random key under `kid`.
-    pub fn generate_spec(kid: &str) -> Result<String, KeyringError> {
+    pub fn generate_spec(kid: &str) -> Result<String, CryptoError> {
         check_kid(kid)?;
         Ok(format!(
             "{kid}:{}",
@@ -134,7 +116,7 @@ impl Keyring {
     }
 
     /// Opens a value sealed by [`Keyring::seal`] with the same `aad`.
-    pub fn open(&self, sealed: &str, aad: &[u8]) -> Result<Opened, KeyringError> {
+    pub fn open(&self, sealed: &str, aad: &[u8]) -> Result<Opened, CryptoError> {
         let mut parts = sealed.split('.');
         let (Some(VERSION), Some(kid), Some(nonce), Some(ct), None) = (
             parts.next(),
@@ -143,21 +125,21 @@ impl Keyring {
             parts.next(),
             parts.next(),
         ) else {
-            return Err(KeyringError::Malformed);
+            return Err(CryptoError::Malformed);
         };
         let cipher = self
             .keys
             .get(kid)
-            .ok_or_else(|| KeyringError::UnknownKey(kid.into()))?;
+            .ok_or_else(|| CryptoError::UnknownKey(kid.into()))?;
         let nonce: [u8; 12] = URL_SAFE_NO_PAD
             .decode(nonce)
             .ok()
             .and_then(|n| n.try_into().ok())
-            .ok_or(KeyringError::Malformed)?;
-        let ct = URL_SAFE_NO_PAD.decode(ct).map_err(|_| KeyringError::Malformed)?;
+            .ok_or(CryptoError::Malformed)?;
+        let ct = URL_SAFE_NO_PAD.decode(ct).map_err(|_| CryptoError::Malformed)?;
         let plaintext = cipher
             .decrypt(&Nonce::from(nonce), Payload { msg: &ct, aad })
-            .map_err(|_| KeyringError::Unauthentic)?;
+            .map_err(|_| CryptoError::Unauthentic)?;
         Ok(Opened {
             plaintext: Zeroizing::new(plaintext),
             needs_reseal: kid != self.active,
@@ -165,7 +147,7 @@ impl Keyring {
     }
 }
 
-fn check_kid(kid: &str) -> Result<(), KeyringError> {
+fn check_kid(kid: &str) -> Result<(), CryptoError> {
     let ok = !kid.is_empty()
         && kid.len() <= 32
         && kid
@@ -174,7 +156,7 @@ fn check_kid(kid: &str) -> Result<(), KeyringError> {
     if ok {
         Ok(())
     } else {
-        Err(KeyringError::BadKeyId(kid.into()))
+        Err(CryptoError::BadKeyId(kid.into()))
     }
 }
 
@@ -220,12 +202,12 @@ mod tests {
     fn wrong_row_or_tampering_fails_to_open() {
         let k = ring(&Keyring::generate_spec("k1").unwrap());
         let sealed = k.seal(b"secret", b"row-1");
-        assert_eq!(k.open(&sealed, b"row-2").unwrap_err(), KeyringError::Unauthentic);
+        assert_eq!(k.open(&sealed, b"row-2").unwrap_err(), CryptoError::Unauthentic);
         let mut tampered = sealed.clone();
         let last = tampered.pop().unwrap();
         tampered.push(if last == 'A' { 'B' } else { 'A' });
         assert!(k.open(&tampered, b"row-1").is_err());
-        assert_eq!(k.open("v1.k1.zz", b"row-1").unwrap_err(), KeyringError::Malformed);
+        assert_eq!(k.open("v1.k1.zz", b"row-1").unwrap_err(), CryptoError::Malformed);
     }
 
     #[test]
@@ -243,29 +225,29 @@ mod tests {
         let only_new = ring(new_spec.split(',').next().unwrap());
         assert_eq!(
             only_new.open(&sealed, b"aad").unwrap_err(),
-            KeyringError::UnknownKey("old".into())
+            CryptoError::UnknownKey("old".into())
         );
     }
 
     #[test]
     fn bad_specs_are_refused_with_clear_errors() {
-        assert_eq!(Keyring::parse("").unwrap_err(), KeyringError::Empty);
+        assert_eq!(Keyring::parse("").unwrap_err(), CryptoError::Empty);
         assert!(matches!(
             Keyring::parse("nokey").unwrap_err(),
-            KeyringError::BadEntry(_)
+            CryptoError::BadEntry(_)
         ));
         assert_eq!(
             Keyring::parse("k1:c2hvcnQ").unwrap_err(),
-            KeyringError::BadKey("k1".into())
+            CryptoError::BadKey("k1".into())
         );
         let spec = Keyring::generate_spec("k1").unwrap();
         assert_eq!(
             Keyring::parse(&format!("{spec},{spec}")).unwrap_err(),
-            KeyringError::DuplicateKeyId("k1".into())
+            CryptoError::DuplicateKeyId("k1".into())
         );
         assert!(matches!(
             Keyring::generate_spec("bad id!"),
-            Err(KeyringError::BadKeyId(_))
+            Err(CryptoError::BadKeyId(_))
         ));
     }
 }
