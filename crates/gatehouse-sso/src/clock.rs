@@ -1,0 +1,81 @@
+//! The gateway's clock, injected so tests control time instead of sleeping.
+//!
+//! Everything time-dependent — login-state expiry, ID-token `exp`/`iat` checks, session expiry,
+//! provisioning backoff — reads [`Clock::now`]; nothing else in the crate calls the system clock.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+/// A source of the current time.
+pub trait Clock: Send + Sync + fmt::Debug {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that stands still until told to move (for tests).
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<OffsetDateTime>>,
+}
+
+impl ManualClock {
+    /// A manual clock starting at `start`.
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self {
+            now: Arc::new(Mutex::new(start)),
+        }
+    }
+
+    /// A manual clock starting at the current system time.
+    pub fn starting_now() -> Self {
+        Self::new(OffsetDateTime::now_utc())
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        if let Ok(mut now) = self.now.lock() {
+            *now += by;
+        }
+    }
+
+    /// Sets the clock to `to`.
+    pub fn set(&self, to: OffsetDateTime) {
+        if let Ok(mut now) = self.now.lock() {
+            *now = to;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        self.now
+            .lock()
+            .map(|now| *now)
+            .unwrap_or_else(|poisoned| *poisoned.into_inner())
+    }
+}
+
+/// Seconds since the Unix epoch, as stored in the database.
+pub fn unix(at: OffsetDateTime) -> i64 {
+    at.unix_timestamp()
+}
+
+/// The RFC 3339 form of a stored Unix time, for API responses.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| unix_seconds.to_string())
+}
