@@ -55,7 +55,7 @@ async fn allowed(
         None => None,
     };
     let verdict = match tenant_hint.or(session_tenant) {
-        Some(slug) => tenants.iter().any(|t| *t == slug),
+        Some(slug) => tenants.contains(&slug),
         None => !tenants.is_empty(),
     };
     if !verdict {
