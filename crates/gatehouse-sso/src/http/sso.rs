@@ -44,10 +44,14 @@ pub async fn start_get(
             "`tenant` is required: the organisation's slug, such as `acme-corp`",
         ));
     }
-    // Cookies are per host: a login started on another name for this service would come back to
-    // the public URL without its binding cookie. Move the browser to the public URL first.
+    // Cookies are per host: a login started on another name for this service (`localhost` for
+    // `127.0.0.1`) would come back to the public URL without its binding cookie. Move the browser
+    // to the public URL first. Only between loopback names: behind a proxy that rewrites `Host`,
+    // redirecting would loop.
     if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok())
         && !host.eq_ignore_ascii_case(&state.public_url.authority())
+        && is_loopback_authority(host)
+        && is_loopback_authority(&state.public_url.authority())
     {
         let target = state
             .public_url
@@ -389,4 +393,36 @@ async fn audit(
 
 fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Whether `host[:port]` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_authority;
+
+    #[test]
+    fn loopback_authorities() {
+        for yes in [
+            "localhost:8090",
+            "127.0.0.1:8090",
+            "[::1]:8090",
+            "LOCALHOST",
+            "127.1.2.3",
+        ] {
+            assert!(is_loopback_authority(yes), "{yes}");
+        }
+        for no in ["sso.example.com", "10.0.0.1:8090", "example.com:443"] {
+            assert!(!is_loopback_authority(no), "{no}");
+        }
+    }
 }

@@ -661,3 +661,15 @@ async fn start_page_and_form_post_work_for_browsers() {
     assert_eq!(browser.get(&app.url("/healthz")).await.json()["status"], "ok");
     assert_eq!(browser.get(&app.url("/no/such/page")).await.status, 404);
 }
+
+#[tokio::test]
+async fn a_login_started_on_another_loopback_name_moves_to_the_public_url_first() {
+    let (app, _idp) = app_and_idp().await;
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let browser = Browser::new();
+    let step = browser
+        .get(&format!("http://localhost:{port}/sso/start?tenant=acme-corp"))
+        .await;
+    assert_eq!(step.status, 303);
+    assert_eq!(step.location.unwrap(), app.url("/sso/start?tenant=acme-corp"));
+}
