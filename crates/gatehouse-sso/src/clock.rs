@@ -67,6 +67,37 @@ impl Clock for ManualClock {
     }
 }
 
+/// The real clock moved forward by an adjustable amount (for tests that talk to other real
+/// servers: time keeps running, and the test can jump ahead).
+#[derive(Debug, Clone, Default)]
+pub struct ShiftedClock {
+    shift: Arc<Mutex<Duration>>,
+}
+
+impl ShiftedClock {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        if let Ok(mut shift) = self.shift.lock() {
+            *shift += by;
+        }
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> OffsetDateTime {
+        let shift = self
+            .shift
+            .lock()
+            .map(|s| *s)
+            .unwrap_or_else(|poisoned| *poisoned.into_inner());
+        OffsetDateTime::now_utc() + shift
+    }
+}
+
 /// Seconds since the Unix epoch, as stored in the database.
 pub fn unix(at: OffsetDateTime) -> i64 {
     at.unix_timestamp()

@@ -1,12 +1,13 @@
 //! Test harness: a gateway on 127.0.0.1:0 with a fresh database (SQLite file or a PostgreSQL
-//! database created and dropped for the test), a manual clock, and browser-like clients.
+//! database created and dropped for the test), a clock the test can move forward, and browser-like
+//! clients.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_crypto::Keyring;
 use gatehouse_sso::app::{Config, Provisioning};
-use gatehouse_sso::clock::ManualClock;
+use gatehouse_sso::clock::ShiftedClock;
 use gatehouse_sso::domain::PublicUrl;
 use gatehouse_sso::http::SharedState;
 use gatehouse_sso::provision::ServiceUrls;
@@ -116,7 +117,7 @@ pub struct Options {
     pub provisioning: Prov,
     pub keyring: Option<Keyring>,
     pub database: Option<TestDb>,
-    pub clock: Option<ManualClock>,
+    pub clock: Option<ShiftedClock>,
 }
 
 impl Default for Options {
@@ -134,7 +135,8 @@ impl Default for Options {
 /// A running gateway.
 pub struct TestApp {
     pub base: String,
-    pub clock: ManualClock,
+    /// Real time, moved forward by the test when it needs to.
+    pub clock: ShiftedClock,
     pub state: SharedState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -149,7 +151,7 @@ impl TestApp {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let clock = options.clock.unwrap_or_else(ManualClock::starting_now);
+        let clock = options.clock.unwrap_or_default();
         let keyring = options
             .keyring
             .unwrap_or_else(|| Keyring::parse(&Keyring::generate_spec("k1").unwrap()).unwrap());
