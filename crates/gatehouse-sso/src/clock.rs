@@ -24,49 +24,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that stands still until told to move (for tests).
-#[derive(Debug, Clone)]
-pub struct ManualClock {
-    now: Arc<Mutex<OffsetDateTime>>,
-}
-
-impl ManualClock {
-    /// A manual clock starting at `start`.
-    pub fn new(start: OffsetDateTime) -> Self {
-        Self {
-            now: Arc::new(Mutex::new(start)),
-        }
-    }
-
-    /// A manual clock starting at the current system time.
-    pub fn starting_now() -> Self {
-        Self::new(OffsetDateTime::now_utc())
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        if let Ok(mut now) = self.now.lock() {
-            *now += by;
-        }
-    }
-
-    /// Sets the clock to `to`.
-    pub fn set(&self, to: OffsetDateTime) {
-        if let Ok(mut now) = self.now.lock() {
-            *now = to;
-        }
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        self.now
-            .lock()
-            .map(|now| *now)
-            .unwrap_or_else(|poisoned| *poisoned.into_inner())
-    }
-}
-
 /// The real clock moved forward by an adjustable amount (for tests that talk to other real
 /// servers: time keeps running, and the test can jump ahead).
 #[derive(Debug, Clone, Default)]

@@ -1,5 +1,5 @@
 //! The gateway's one integration-test binary: real servers on 127.0.0.1:0, real SQLite and
-//! PostgreSQL databases, a manual clock, a controllable test IdP and provisioning service.
+//! PostgreSQL databases, a clock the tests move forward, a controllable test IdP and provisioning service.
 
 #![allow(
     clippy::unwrap_used,
