@@ -17,6 +17,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
@@ -89,12 +90,14 @@ enum KeyPair {
     Rsa(RsaKeyPair),
 }
 
-/// A private signing key with its key id and public JWK.
+/// A private signing key with its key id and public JWK. Cloning is cheap (the parsed key pair is
+/// shared).
+#[derive(Clone)]
 pub struct SigningKey {
     algorithm: SigningAlgorithm,
     kid: String,
     pkcs8: Zeroizing<Vec<u8>>,
-    pair: KeyPair,
+    pair: Arc<KeyPair>,
     public: Jwk,
 }
 
@@ -183,7 +186,7 @@ impl SigningKey {
             algorithm,
             kid,
             pkcs8: Zeroizing::new(der.to_vec()),
-            pair,
+            pair: Arc::new(pair),
             public,
         })
     }
@@ -245,7 +248,7 @@ impl SigningKey {
     /// A raw signature over `message` (ES256: the 64-byte `r‖s` form JWS uses).
     fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let rng = SystemRandom::new();
-        match &self.pair {
+        match self.pair.as_ref() {
             KeyPair::Ec(pair) => pair
                 .sign(&rng, message)
                 .map(|s| s.as_ref().to_vec())
@@ -268,7 +271,7 @@ pub enum KeyStatus {
 }
 
 /// The provider's signing keys: one active key per algorithm, retiring keys still published.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct KeySet {
     keys: Vec<(SigningKey, KeyStatus)>,
     jwks: Jwks,
@@ -304,18 +307,18 @@ impl KeySet {
 
     /// Adds `key` as the active key of its algorithm; the previous active key of that algorithm
     /// becomes retiring (still published, no longer signing).
-    pub fn rotate(self, key: SigningKey) -> Result<Self, CryptoError> {
+    pub fn rotate(&self, key: SigningKey) -> Result<Self, CryptoError> {
         let algorithm = key.algorithm;
         let mut keys: Vec<(SigningKey, KeyStatus)> = self
             .keys
-            .into_iter()
+            .iter()
             .map(|(k, status)| {
                 let status = if k.algorithm == algorithm {
                     KeyStatus::Retiring
                 } else {
-                    status
+                    *status
                 };
-                (k, status)
+                (k.clone(), status)
             })
             .collect();
         keys.insert(0, (key, KeyStatus::Active));
@@ -323,8 +326,8 @@ impl KeySet {
     }
 
     /// Removes a key (once no unexpired token it signed can remain); its public part leaves the JWKS.
-    pub fn remove(self, kid: &str) -> Result<Self, CryptoError> {
-        Self::new(self.keys.into_iter().filter(|(k, _)| k.kid != kid).collect())
+    pub fn remove(&self, kid: &str) -> Result<Self, CryptoError> {
+        Self::new(self.keys.iter().filter(|(k, _)| k.kid != kid).cloned().collect())
     }
 
     /// The key that signs new tokens with `algorithm`.
@@ -453,6 +456,7 @@ impl VerifiedJwt {
     }
 }
 
+#[derive(Clone)]
 struct PublicKey {
     kid: Option<String>,
     algorithm: SigningAlgorithm,
@@ -460,6 +464,7 @@ struct PublicKey {
 }
 
 /// A set of public keys (JWKS) that tokens are verified against.
+#[derive(Clone)]
 pub struct Jwks {
     set: JwkSet,
     keys: Vec<PublicKey>,

@@ -103,7 +103,8 @@ pub fn validate_authorize(
         )));
     }
     // From here on, errors go back to the client.
-    let state = params.lenient("state");
+    // A state too long to be valid is not echoed back either.
+    let state = params.lenient("state").filter(|s| s.len() <= MAX_PARAM_LEN);
     match check_request(params, client, redirect_uri) {
         Ok(request) => AuthorizeOutcome::Valid(request),
         Err(error) => AuthorizeOutcome::Redirect {
@@ -582,6 +583,12 @@ mod tests {
         assert_eq!(
             redirected(&[("nonce", Some(long))], ClientKind::Confidential).0,
             ErrorCode::InvalidRequest
+        );
+        let (code, location) = redirected(&[("state", Some(long))], ClientKind::Confidential);
+        assert_eq!(code, ErrorCode::InvalidRequest);
+        assert!(
+            !location.contains("state="),
+            "an over-long state is not echoed back"
         );
         // A repeated parameter is refused; a repeated state is not echoed back.
         let mut pairs = base();
