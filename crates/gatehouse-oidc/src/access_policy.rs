@@ -234,7 +234,7 @@ pub struct RuleTrace {
 
 /// The tokens an allowing rule grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
+pub struct AccessGrant {
     pub rule: String,
     pub access_token_lifetime: Lifetime,
     pub refresh_token_lifetime: Lifetime,
@@ -246,8 +246,13 @@ pub struct Grant {
 /// An access-policy decision with its trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessDecision {
-    Allow { grant: Grant, trace: Vec<RuleTrace> },
-    Deny { trace: Vec<RuleTrace> },
+    Allow {
+        grant: AccessGrant,
+        trace: Vec<RuleTrace>,
+    },
+    Deny {
+        trace: Vec<RuleTrace>,
+    },
 }
 
 impl AccessDecision {
@@ -258,7 +263,7 @@ impl AccessDecision {
     }
 
     /// The grant, or the protocol error to answer with (`access_denied`, [`crate::POLICY_FAILED`]).
-    pub fn into_result(self) -> Result<Grant, ProtocolError> {
+    pub fn into_result(self) -> Result<AccessGrant, ProtocolError> {
         match self {
             Self::Allow { grant, .. } => Ok(grant),
             Self::Deny { .. } => Err(ProtocolError::policy_failed()),
@@ -312,7 +317,7 @@ impl AccessPolicies {
             });
             if matched {
                 return AccessDecision::Allow {
-                    grant: Grant {
+                    grant: AccessGrant {
                         rule: rule.name.clone(),
                         access_token_lifetime: rule.access_token_lifetime.clone(),
                         refresh_token_lifetime: rule.refresh_token_lifetime.clone(),

@@ -38,7 +38,9 @@ pub mod refresh;
 pub mod scope;
 pub mod token;
 
-pub use access_policy::{AccessDecision, AccessPolicies, AccessRequest, AccessRule, AccessUser, Lifetime};
+pub use access_policy::{
+    AccessDecision, AccessGrant, AccessPolicies, AccessRequest, AccessRule, AccessUser, Lifetime,
+};
 pub use assurance::{
     Acr, AssuranceRequirement, Authenticator, Method, Modality, StepUp, UserVerification, VerificationFacts,
 };

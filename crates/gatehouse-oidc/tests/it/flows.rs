@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use gatehouse_crypto::{Audience, JwtExpectations, KeySet, KeyStatus, SigningAlgorithm, SigningKey, pkce};
-use gatehouse_oidc::access_policy::{AccessUser, Grant as PolicyGrant};
+use gatehouse_oidc::access_policy::{AccessGrant, AccessUser};
 use gatehouse_oidc::claims::{
     ACCESS_TOKEN_TYPE, AccessTokenInput, AccessTokenUser, ID_TOKEN_LIFETIME, IdTokenInput, UserProfile,
     access_token_claims, id_token_claims, userinfo_claims, userinfo_grant,
@@ -304,7 +304,7 @@ fn client_credentials_for_the_reports_service() {
     let Grant::ClientCredentials { scope } = &request.grant else {
         panic!("cc")
     };
-    let PolicyGrant {
+    let AccessGrant {
         access_token_lifetime,
         ..
     } = policies()
