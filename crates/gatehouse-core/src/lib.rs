@@ -1,1 +1,3 @@
 //! gatehouse-core
+
+pub mod device;
