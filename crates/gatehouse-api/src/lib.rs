@@ -1,1 +1,3 @@
 //! gatehouse-api
+
+pub mod device;
