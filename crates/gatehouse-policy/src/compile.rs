@@ -330,7 +330,7 @@ impl CompiledRule {
 }
 
 fn device_miss(cond: &DeviceCondition, ctx: &RequestContext) -> Option<Miss> {
-    let facts = ctx.device.unwrap_or_default();
+    let facts = ctx.device.clone().unwrap_or_default();
     let unknown = ctx.device.is_none();
     let wants_known = cond.registered == Some(true)
         || cond.managed == Some(true)

@@ -352,7 +352,7 @@ pub struct CandidateTrace {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RemediationTrace {
     pub authenticator: AuthenticatorKey,
-    pub kind: EnrollKind,
+    pub remediation: EnrollKind,
     pub helps: bool,
     pub reason: String,
 }
@@ -397,7 +397,7 @@ impl fmt::Display for TraceEntry {
             Self::Remediation(r) => write!(
                 f,
                 "remediation {} {}: {}",
-                match r.kind {
+                match r.remediation {
                     EnrollKind::NewAuthenticator => "enroll",
                     EnrollKind::UserVerificationKey => "add a user-verification key to",
                 },

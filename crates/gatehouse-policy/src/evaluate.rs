@@ -247,7 +247,7 @@ fn decide(
         let option = helps.then(|| enroll_option(h, &results));
         trace.push(TraceEntry::Remediation(RemediationTrace {
             authenticator: h.key,
-            kind: h.kind,
+            remediation: h.kind,
             helps,
             reason: if helps {
                 format!("would make the requirement reachable ({})", h.label)
@@ -411,17 +411,21 @@ impl Progress {
     }
 }
 
-fn fail_reason(f: Fail, key: AuthenticatorKey, constraints: Option<&MethodConstraints>) -> String {
+fn fail_reason(
+    f: Fail,
+    key: AuthenticatorKey,
+    constraints: Option<&MethodConstraints>,
+    proof: &Proof,
+) -> String {
     match f {
         Fail::Excluded => format!("`{key}` is excluded"),
         Fail::NotListed(factor) => format!("`{key}` is not listed for the {} factor", factor.as_str()),
-        Fail::Constraint(c) => match (c, constraints) {
-            (Constraint::UserVerification, Some(cs)) => format!(
-                "fails user_verification: needs `{}`, can prove at most less",
-                cs.user_verification
-            ),
-            _ => format!("fails {c}"),
-        },
+        Fail::Constraint(Constraint::UserVerification) => format!(
+            "fails user_verification: needs `{}`, this enrollment can prove `{}`",
+            constraints.map_or(UserVerification::None, |c| c.user_verification),
+            proof.characteristics.user_verification
+        ),
+        Fail::Constraint(c) => format!("fails {c}"),
     }
 }
 
@@ -493,6 +497,7 @@ fn eval_assurance(
         );
         let reachable = Progress::of(alt, req.factors, all).met(req.factors);
         let mut offered_here = Vec::new();
+        let mut candidate_traces = Vec::new();
         for (c, verdict) in cands.iter().zip(&verdicts) {
             let (offered, failed, reason) = match verdict {
                 Err(f) => (
@@ -501,7 +506,12 @@ fn eval_assurance(
                         Fail::Constraint(c) => Some(*c),
                         _ => None,
                     },
-                    fail_reason(*f, c.key, alt.possession.as_ref().map(|p| &p.constraints)),
+                    fail_reason(
+                        *f,
+                        c.key,
+                        alt.possession.as_ref().map(|p| &p.constraints),
+                        &c.proof,
+                    ),
                 ),
                 Ok(()) => {
                     let with = Progress::of(
@@ -541,8 +551,8 @@ fn eval_assurance(
                     enrollment_ids: c.enrollment_id.map(str::to_owned).into_iter().collect(),
                 });
             }
-            if let Some(t) = trace.as_deref_mut() {
-                t.push(TraceEntry::Candidate(CandidateTrace {
+            if trace.is_some() {
+                candidate_traces.push(TraceEntry::Candidate(CandidateTrace {
                     requirement: name.clone(),
                     authenticator: c.key,
                     method: c.method,
@@ -560,6 +570,7 @@ fn eval_assurance(
                 reachable,
                 detail: describe_progress(alt, req.factors, &progress, window),
             }));
+            t.append(&mut candidate_traces);
         }
         if reachable {
             eval.reachable = true;
@@ -767,7 +778,9 @@ fn eval_chains(
                         offered,
                         failed: verdict.err(),
                         reason: match verdict {
-                            Err(f) => fail_reason(Fail::Constraint(f), c.key, Some(&entry.constraints())),
+                            Err(f) => {
+                                fail_reason(Fail::Constraint(f), c.key, Some(&entry.constraints()), &c.proof)
+                            }
                             Ok(()) if offered => "offered".to_owned(),
                             Ok(()) if !reachable => {
                                 "meets the step, but a later step of this chain cannot be met".to_owned()
@@ -804,7 +817,8 @@ fn hypotheses<'a>(policy: &CompiledPolicy, input: &EvaluationInput<'a>) -> Vec<H
         .filter(|e| e.is_active() && e.authenticator == AuthenticatorKey::Device)
     {
         for level in [UserVerification::Any, UserVerification::Biometric] {
-            if e.user_verification >= level || (level == UserVerification::Biometric && !e.biometric_capable)
+            if e.user_verification >= level
+                || (level == UserVerification::Biometric && !e.is_biometric_capable(input.context))
             {
                 continue;
             }
@@ -817,12 +831,12 @@ fn hypotheses<'a>(policy: &CompiledPolicy, input: &EvaluationInput<'a>) -> Vec<H
                 kind: EnrollKind::UserVerificationKey,
                 enrollment_id: e.id.as_deref(),
                 level,
-                label: format!("a `{level}` user-verification key on the enrolled device"),
+                label: format!("a user-verification key of level `{level}` on the enrolled device"),
                 cands: hypothetical_cands(&upgraded, e.id.as_deref()),
             });
         }
     }
-    let device = input.context.device;
+    let device = input.context.device.clone();
     for key in AuthenticatorKey::ALL {
         if !policy.enrollment.allows(key)
             || matches!(key, AuthenticatorKey::SmartCard | AuthenticatorKey::Idp)
@@ -836,6 +850,11 @@ fn hypotheses<'a>(policy: &CompiledPolicy, input: &EvaluationInput<'a>) -> Vec<H
         if has_active && !matches!(key, AuthenticatorKey::Webauthn | AuthenticatorKey::Device) {
             continue;
         }
+        // A device that proved itself is registered already: it can gain a key, not a second
+        // enrollment.
+        if key == AuthenticatorKey::Device && device.as_ref().is_some_and(|d| d.registered) {
+            continue;
+        }
         let mut e = Enrollment::new(key);
         match key {
             AuthenticatorKey::Webauthn => {
@@ -844,7 +863,7 @@ fn hypotheses<'a>(policy: &CompiledPolicy, input: &EvaluationInput<'a>) -> Vec<H
                 e.user_verification = UserVerification::Any;
             }
             AuthenticatorKey::Device => {
-                let d = device.unwrap_or_default();
+                let d = device.clone().unwrap_or_default();
                 e.hardware_protected = d.secure_hardware;
                 e.biometric_capable = d.biometric_capable;
                 e.user_verification = if d.biometric_capable {

@@ -38,7 +38,7 @@ pub struct UserContext {
 }
 
 /// Facts a device proved about itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeviceFacts {
     pub registered: bool,
@@ -49,6 +49,10 @@ pub struct DeviceFacts {
     pub secure_hardware: bool,
     /// The device can gate a key with biometrics.
     pub biometric_capable: bool,
+    /// The `device` enrollment (its id) this device proved itself with; without it, a proven,
+    /// registered device stands for each of the user's device enrollments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrollment_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -108,6 +112,19 @@ impl Enrollment {
 
     pub fn is_active(&self) -> bool {
         self.status == EnrollmentStatus::Active
+    }
+
+    /// Whether this `device` enrollment's device supports biometrics: its own flag, or the facts
+    /// of the device in use when that device proved itself as this enrollment.
+    pub fn is_biometric_capable(&self, context: &RequestContext) -> bool {
+        self.biometric_capable
+            || context.device.as_ref().is_some_and(|d| {
+                d.registered
+                    && d.biometric_capable
+                    && d.enrollment_id
+                        .as_ref()
+                        .is_none_or(|id| self.id.as_ref() == Some(id))
+            })
     }
 
     /// The enrolled methods that belong to the authenticator, in canonical order.

@@ -4,13 +4,13 @@
 use std::net::IpAddr;
 
 use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::PolicyError;
 use crate::authenticator::{AuthenticatorKey, Factor, Method, UserVerification, VerificationFacts};
 use crate::compile::CompiledPolicy;
-use crate::decision::{Decision, Outcome, TraceEntry};
+use crate::decision::{Decision, EnrollOption, Outcome, StepOption, Trace, TraceEntry};
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::evaluate::evaluate;
 use crate::input::{
@@ -198,39 +198,63 @@ fn parse_age(text: &str) -> Result<SignedDuration, String> {
     Ok(d)
 }
 
-/// The `--json` object of DESIGN 4.5: `decision`, `rule`, and `options` (continue),
-/// `remediation` (remediate) or `message` (deny), then `trace`. Allow adds `satisfied_by`; deny
-/// adds the machine `reason`.
-pub fn decision_json(decision: &Decision) -> Value {
-    let mut out = Map::new();
-    out.insert("decision".to_owned(), json!(decision.kind()));
-    out.insert("rule".to_owned(), json!(&*decision.rule));
+/// The `--json` object of DESIGN 4.5, its keys in the documented order: `decision`, `rule`, then
+/// `options` (continue), `remediation` (remediate) or `message` (deny), then `trace`. Allow adds
+/// `satisfied_by` (indices into the context's records); deny adds the machine `reason`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimulationOutput {
+    pub decision: &'static str,
+    pub rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<StepOption>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<RemediationOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub satisfied_by: Option<Vec<usize>>,
+    pub trace: Trace,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemediationOutput {
+    pub enroll: Vec<EnrollOption>,
+}
+
+/// The `--json` output for a decision.
+pub fn decision_output(decision: &Decision) -> SimulationOutput {
+    let mut out = SimulationOutput {
+        decision: decision.kind(),
+        rule: decision.rule.to_string(),
+        options: None,
+        remediation: None,
+        message: None,
+        reason: None,
+        satisfied_by: None,
+        trace: decision.trace.clone(),
+    };
     match &decision.outcome {
-        Outcome::Allow(a) => {
-            out.insert("satisfied_by".to_owned(), json!(a.satisfied_by));
-        }
+        Outcome::Allow(a) => out.satisfied_by = Some(a.satisfied_by.clone()),
         Outcome::Deny(d) => {
-            out.insert("message".to_owned(), json!(d.message));
-            out.insert("reason".to_owned(), json!(d.code.as_str()));
+            out.message = Some(d.message.clone());
+            out.reason = Some(d.code.as_str());
         }
-        Outcome::Continue(c) => {
-            out.insert(
-                "options".to_owned(),
-                serde_json::to_value(&c.options).unwrap_or(Value::Null),
-            );
-        }
+        Outcome::Continue(c) => out.options = Some(c.options.clone()),
         Outcome::Remediate(r) => {
-            out.insert(
-                "remediation".to_owned(),
-                json!({ "enroll": serde_json::to_value(&r.enroll).unwrap_or(Value::Null) }),
-            );
+            out.remediation = Some(RemediationOutput {
+                enroll: r.enroll.clone(),
+            });
         }
     }
-    out.insert(
-        "trace".to_owned(),
-        serde_json::to_value(&decision.trace).unwrap_or(Value::Null),
-    );
-    Value::Object(out)
+    out
+}
+
+/// The `--json` output as a JSON value (keys then sort alphabetically; print
+/// [`decision_output`] to keep the documented order).
+pub fn decision_json(decision: &Decision) -> Value {
+    serde_json::to_value(decision_output(decision)).unwrap_or(Value::Null)
 }
 
 /// The readable form: the policy and rule, the decision, what to do next, and the trace as an

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use gatehouse_policy::simulate::{Simulation, decision_json, decision_text};
+use gatehouse_policy::simulate::{Simulation, decision_output, decision_text};
 use gatehouse_policy::{Diagnostic, Format, PolicyError, PolicySet, Severity, check_text};
 
 #[derive(Debug, Args)]
@@ -193,7 +193,7 @@ fn simulate(policy_file: &Path, app: &str, context_file: &Path, json: bool) -> E
     let decision = simulation.run(policy);
     let mut out = std::io::stdout().lock();
     let _ = if json {
-        let value = decision_json(&decision);
+        let value = decision_output(&decision);
         writeln!(
             out,
             "{}",
