@@ -1,6 +1,7 @@
 //! The evaluator's answer: a [`Decision`] — allow, deny, continue with options, or remediate by
 //! enrolling — with the matched rule and a [`Trace`] of how it was reached.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -326,7 +327,7 @@ impl RuleTrace {
 /// A requirement of the matched rule (an assurance alternative, a chain, the step-up).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequirementTrace {
-    pub requirement: String,
+    pub requirement: Cow<'static, str>,
     pub satisfied: bool,
     /// Whether the user's active enrollments can still meet it.
     pub reachable: bool,
@@ -336,7 +337,7 @@ pub struct RequirementTrace {
 /// One enrolled authenticator and method considered for a requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CandidateTrace {
-    pub requirement: String,
+    pub requirement: Cow<'static, str>,
     pub authenticator: AuthenticatorKey,
     pub method: Method,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -345,7 +346,7 @@ pub struct CandidateTrace {
     /// The constraint it failed, if that is why it was not offered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<Constraint>,
-    pub reason: String,
+    pub reason: Cow<'static, str>,
 }
 
 /// One enrollment considered as a remediation.

@@ -12,6 +12,7 @@
 //!    authenticator the enrollment policy allows) makes it reachable; otherwise `deny`, naming
 //!    the requirement.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -173,7 +174,6 @@ struct ReqEval {
     satisfied_by: Option<Vec<usize>>,
     reachable: bool,
     options: Vec<StepOption>,
-    description: String,
 }
 
 fn decide(
@@ -294,7 +294,7 @@ fn decide(
         .iter()
         .find(|(_, e)| !e.reachable)
         .or(pending.first())
-        .map(|(_, e)| e.description.clone())
+        .map(|(req, _)| describe_req(req))
         .unwrap_or_default();
     Outcome::Deny(Deny {
         code: DenyCode::Unsatisfiable,
@@ -318,6 +318,14 @@ fn merge_options<'a>(lists: impl Iterator<Item = &'a [StepOption]>) -> Vec<StepO
         }
     }
     out
+}
+
+fn describe_req(req: &Req<'_>) -> String {
+    match req {
+        Req::Assurance(a, label) => describe_assurance(a, label),
+        Req::StepUp(a, _) => describe_assurance(a, "step-up"),
+        Req::Chains(chains) => describe_chains(chains),
+    }
 }
 
 fn eval_req(
@@ -431,7 +439,7 @@ fn fail_reason(
 
 fn eval_assurance(
     req: &AssuranceReq,
-    label: &str,
+    label: &'static str,
     window_override: Option<Reauthenticate>,
     recs: &[Rec<'_>],
     cands: &[Cand<'_>],
@@ -448,15 +456,12 @@ fn eval_assurance(
     } else {
         &req.alternatives
     };
-    let mut eval = ReqEval {
-        description: describe_assurance(req, label),
-        ..ReqEval::default()
-    };
+    let mut eval = ReqEval::default();
     for (ai, alt) in alternatives.iter().enumerate() {
-        let name = if alternatives.len() > 1 {
-            format!("{label} alternative {}", ai + 1)
+        let name: Cow<'static, str> = if alternatives.len() > 1 {
+            Cow::Owned(format!("{label} alternative {}", ai + 1))
         } else {
-            label.to_owned()
+            Cow::Borrowed(label)
         };
         let window = window_override.unwrap_or(alt.window);
         let counted: Vec<Rec<'_>> = recs
@@ -470,7 +475,7 @@ fn eval_assurance(
             let chosen = minimal_cover(alt, req.factors, &counted);
             if let Some(t) = trace.as_deref_mut() {
                 t.push(TraceEntry::Requirement(RequirementTrace {
-                    requirement: name,
+                    requirement: name.into(),
                     satisfied: true,
                     reachable: true,
                     detail: format!(
@@ -506,12 +511,12 @@ fn eval_assurance(
                         Fail::Constraint(c) => Some(*c),
                         _ => None,
                     },
-                    fail_reason(
+                    Cow::Owned(fail_reason(
                         *f,
                         c.key,
                         alt.possession.as_ref().map(|p| &p.constraints),
                         &c.proof,
-                    ),
+                    )),
                 ),
                 Ok(()) => {
                     let with = Progress::of(
@@ -526,16 +531,18 @@ fn eval_assurance(
                         (
                             false,
                             None,
-                            "adds nothing the records do not already cover".to_owned(),
+                            Cow::Borrowed("adds nothing the records do not already cover"),
                         )
                     } else if !reachable {
                         (
                             false,
                             None,
-                            "advances the requirement, which cannot be met with the enrollments".to_owned(),
+                            Cow::Borrowed(
+                                "advances the requirement, which cannot be met with the enrollments",
+                            ),
                         )
                     } else {
-                        (true, None, "offered".to_owned())
+                        (true, None, Cow::Borrowed("offered"))
                     }
                 }
             };
@@ -565,7 +572,7 @@ fn eval_assurance(
         }
         if let Some(t) = trace.as_deref_mut() {
             t.push(TraceEntry::Requirement(RequirementTrace {
-                requirement: name,
+                requirement: name.into(),
                 satisfied: false,
                 reachable,
                 detail: describe_progress(alt, req.factors, &progress, window),
@@ -671,10 +678,7 @@ fn eval_chains(
     now: Timestamp,
     mut trace: Option<&mut Vec<TraceEntry>>,
 ) -> ReqEval {
-    let mut eval = ReqEval {
-        description: describe_chains(chains),
-        ..ReqEval::default()
-    };
+    let mut eval = ReqEval::default();
     // (chain index, satisfied prefix, reachable)
     let mut states: Vec<(usize, usize, bool)> = Vec::with_capacity(chains.len());
     for (ci, chain) in chains.iter().enumerate() {
@@ -703,7 +707,7 @@ fn eval_chains(
         if prefix == chain.steps.len() {
             if let Some(t) = trace.as_deref_mut() {
                 t.push(TraceEntry::Requirement(RequirementTrace {
-                    requirement: name,
+                    requirement: name.into(),
                     satisfied: true,
                     reachable: true,
                     detail: format!(
@@ -728,7 +732,7 @@ fn eval_chains(
         });
         if let Some(t) = trace.as_deref_mut() {
             t.push(TraceEntry::Requirement(RequirementTrace {
-                requirement: name,
+                requirement: name.into(),
                 satisfied: false,
                 reachable,
                 detail: format!(
@@ -771,21 +775,24 @@ fn eval_chains(
                 }
                 if let Some(t) = trace.as_deref_mut() {
                     t.push(TraceEntry::Candidate(CandidateTrace {
-                        requirement: format!("chain {} step {}", ci + 1, prefix + 1),
+                        requirement: Cow::Owned(format!("chain {} step {}", ci + 1, prefix + 1)),
                         authenticator: c.key,
                         method: c.method,
                         enrollment_id: c.enrollment_id.map(str::to_owned),
                         offered,
                         failed: verdict.err(),
                         reason: match verdict {
-                            Err(f) => {
-                                fail_reason(Fail::Constraint(f), c.key, Some(&entry.constraints()), &c.proof)
-                            }
-                            Ok(()) if offered => "offered".to_owned(),
+                            Err(f) => Cow::Owned(fail_reason(
+                                Fail::Constraint(f),
+                                c.key,
+                                Some(&entry.constraints()),
+                                &c.proof,
+                            )),
+                            Ok(()) if offered => Cow::Borrowed("offered"),
                             Ok(()) if !reachable => {
-                                "meets the step, but a later step of this chain cannot be met".to_owned()
+                                Cow::Borrowed("meets the step, but a later step of this chain cannot be met")
                             }
-                            Ok(()) => "meets the step, but another chain is already under way".to_owned(),
+                            Ok(()) => Cow::Borrowed("meets the step, but another chain is already under way"),
                         },
                     }));
                 }

@@ -1,0 +1,9 @@
+//! Integration tests of the `gatehouse` binary, run as a real process.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "fixtures and helpers of a test binary fail the test loudly"
+)]
+
+mod policy_cli;
