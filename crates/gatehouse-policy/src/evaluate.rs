@@ -475,7 +475,7 @@ fn eval_assurance(
             let chosen = minimal_cover(alt, req.factors, &counted);
             if let Some(t) = trace.as_deref_mut() {
                 t.push(TraceEntry::Requirement(RequirementTrace {
-                    requirement: name.into(),
+                    requirement: name,
                     satisfied: true,
                     reachable: true,
                     detail: format!(
@@ -572,7 +572,7 @@ fn eval_assurance(
         }
         if let Some(t) = trace.as_deref_mut() {
             t.push(TraceEntry::Requirement(RequirementTrace {
-                requirement: name.into(),
+                requirement: name,
                 satisfied: false,
                 reachable,
                 detail: describe_progress(alt, req.factors, &progress, window),
