@@ -2,7 +2,6 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::indexing_slicing,
     reason = "fixtures and helpers of a test binary fail the test loudly"
 )]
 
