@@ -140,24 +140,22 @@ struct Cand<'a> {
 }
 
 fn candidates(enrollments: &[Enrollment]) -> Vec<Cand<'_>> {
-    let mut out: Vec<(usize, Cand<'_>)> = Vec::new();
-    for (i, e) in enrollments.iter().enumerate().filter(|(_, e)| e.is_active()) {
+    let mut out: Vec<Cand<'_>> = Vec::with_capacity(enrollments.len() * 2);
+    for e in enrollments.iter().filter(|e| e.is_active()) {
         for method in e.enrolled_methods() {
             if let Some(proof) = e.best_proof(method) {
-                out.push((
-                    i,
-                    Cand {
-                        key: e.authenticator,
-                        method,
-                        proof,
-                        enrollment_id: e.id.as_deref(),
-                    },
-                ));
+                out.push(Cand {
+                    key: e.authenticator,
+                    method,
+                    proof,
+                    enrollment_id: e.id.as_deref(),
+                });
             }
         }
     }
-    out.sort_by_key(|(i, c)| (c.key, c.method, *i));
-    out.into_iter().map(|(_, c)| c).collect()
+    // Stable: enrollments of the same authenticator keep their input order.
+    out.sort_by_key(|c| (c.key, c.method));
+    out
 }
 
 fn in_window(window: Reauthenticate, r: &VerificationRecord, now: Timestamp) -> bool {
@@ -223,7 +221,10 @@ fn decide(
         .filter(|(_, e)| e.satisfied_by.is_none())
         .collect();
     if pending.iter().all(|(_, e)| e.reachable) {
-        let options = merge_options(pending.iter().map(|(_, e)| e.options.as_slice()));
+        let options = match pending.as_slice() {
+            [(_, only)] => only.options.clone(),
+            _ => merge_options(pending.iter().map(|(_, e)| e.options.as_slice())),
+        };
         if !options.is_empty() {
             return Outcome::Continue(Continue { options });
         }
@@ -302,6 +303,23 @@ fn decide(
             "{unmet}; none of your enrolled authenticators can provide it, and there is nothing you may enroll now that could"
         ),
     })
+}
+
+/// Drops options that repeat an earlier authenticator and method (the first wins).
+fn dedup_options(options: &mut Vec<StepOption>) {
+    let mut i = 0;
+    while i < options.len() {
+        let (head, tail) = options.split_at(i);
+        let repeated = tail.first().is_some_and(|o| {
+            head.iter()
+                .any(|x| x.authenticator == o.authenticator && x.method == o.method)
+        });
+        if repeated {
+            options.remove(i);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// Options of several requirements in order, without repeating an authenticator and method.
@@ -424,16 +442,22 @@ fn fail_reason(
     key: AuthenticatorKey,
     constraints: Option<&MethodConstraints>,
     proof: &Proof,
-) -> String {
+) -> Cow<'static, str> {
     match f {
-        Fail::Excluded => format!("`{key}` is excluded"),
-        Fail::NotListed(factor) => format!("`{key}` is not listed for the {} factor", factor.as_str()),
-        Fail::Constraint(Constraint::UserVerification) => format!(
+        Fail::Excluded => Cow::Owned(format!("`{key}` is excluded")),
+        Fail::NotListed(factor) => Cow::Owned(format!(
+            "`{key}` is not listed for the {} factor",
+            factor.as_str()
+        )),
+        Fail::Constraint(Constraint::UserVerification) => Cow::Owned(format!(
             "fails user_verification: needs `{}`, this enrollment can prove `{}`",
             constraints.map_or(UserVerification::None, |c| c.user_verification),
             proof.characteristics.user_verification
-        ),
-        Fail::Constraint(c) => format!("fails {c}"),
+        )),
+        Fail::Constraint(Constraint::PhishingResistant) => Cow::Borrowed("fails phishing_resistant"),
+        Fail::Constraint(Constraint::HardwareProtected) => Cow::Borrowed("fails hardware_protected"),
+        Fail::Constraint(Constraint::DeviceBound) => Cow::Borrowed("fails device_bound"),
+        Fail::Constraint(Constraint::UserPresence) => Cow::Borrowed("fails user_presence"),
     }
 }
 
@@ -511,12 +535,12 @@ fn eval_assurance(
                         Fail::Constraint(c) => Some(*c),
                         _ => None,
                     },
-                    Cow::Owned(fail_reason(
+                    fail_reason(
                         *f,
                         c.key,
                         alt.possession.as_ref().map(|p| &p.constraints),
                         &c.proof,
-                    )),
+                    ),
                 ),
                 Ok(()) => {
                     let with = Progress::of(
@@ -584,7 +608,7 @@ fn eval_assurance(
             eval.options.extend(merge_ids(offered_here));
         }
     }
-    eval.options = merge_options(std::iter::once(eval.options.as_slice()));
+    dedup_options(&mut eval.options);
     eval
 }
 
@@ -782,12 +806,9 @@ fn eval_chains(
                         offered,
                         failed: verdict.err(),
                         reason: match verdict {
-                            Err(f) => Cow::Owned(fail_reason(
-                                Fail::Constraint(f),
-                                c.key,
-                                Some(&entry.constraints()),
-                                &c.proof,
-                            )),
+                            Err(f) => {
+                                fail_reason(Fail::Constraint(f), c.key, Some(&entry.constraints()), &c.proof)
+                            }
                             Ok(()) if offered => Cow::Borrowed("offered"),
                             Ok(()) if !reachable => {
                                 Cow::Borrowed("meets the step, but a later step of this chain cannot be met")
@@ -799,8 +820,8 @@ fn eval_chains(
             }
         }
     }
-    let merged = merge_ids(std::mem::take(&mut eval.options));
-    eval.options = merge_options(std::iter::once(merged.as_slice()));
+    eval.options = merge_ids(std::mem::take(&mut eval.options));
+    dedup_options(&mut eval.options);
     eval
 }
 
