@@ -1,0 +1,194 @@
+//! Authenticator enrollments (`enrollments`). Method data and characteristics are JSON; secrets
+//! inside method data arrive already sealed. `counter` advances only through
+//! [`Enrollments::record_use`], a compare-and-set, so a TOTP step or a WebAuthn signature counter
+//! is accepted once even when two requests race.
+
+use gatehouse_core::model::{
+    Authenticator, DeviceId, Enrollment, EnrollmentId, EnrollmentStatus, Method, UserId,
+};
+use jiff::Timestamp;
+
+use crate::StoreError;
+use crate::sql::{Exec, InTx, Row, query};
+
+/// The enrollments repository.
+#[derive(Debug)]
+pub struct Enrollments<E> {
+    ex: E,
+}
+
+macro_rules! select {
+    () => {
+        "SELECT id, user_id, authenticator, methods, status, name, data, characteristics, device_id, counter, \
+         created_at, updated_at, last_used_at FROM enrollments"
+    };
+}
+
+fn enrollment_from_row(row: &Row) -> Result<Enrollment, StoreError> {
+    let methods: Vec<String> = row.json("methods")?;
+    let methods = methods
+        .iter()
+        .map(|m| Method::parse(m).map_err(|e| StoreError::corrupt("methods", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Enrollment {
+        id: row.parse("id", EnrollmentId::parse)?,
+        user_id: row.parse("user_id", UserId::parse)?,
+        authenticator: row.parse("authenticator", Authenticator::parse)?,
+        methods,
+        status: row.parse("status", EnrollmentStatus::parse)?,
+        name: row.opt_text("name")?,
+        data: row.json("data")?,
+        characteristics: row.json("characteristics")?,
+        device_id: row.opt_parse("device_id", DeviceId::parse)?,
+        counter: row.opt_int("counter")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
+    })
+}
+
+fn method_names(enrollment: &Enrollment) -> Vec<&'static str> {
+    enrollment.methods.iter().map(|m| m.as_str()).collect()
+}
+
+impl<E: Exec> Enrollments<E> {
+    pub(crate) fn new(ex: E) -> Self {
+        Self { ex }
+    }
+
+    pub async fn get(&mut self, id: EnrollmentId) -> Result<Option<Enrollment>, StoreError> {
+        let q = query(concat!(select!(), " WHERE id = $1")).bind(id);
+        self.ex
+            .fetch_optional(q)
+            .await?
+            .as_ref()
+            .map(enrollment_from_row)
+            .transpose()
+    }
+
+    /// A user's enrollments, oldest first.
+    pub async fn of_user(&mut self, user: UserId) -> Result<Vec<Enrollment>, StoreError> {
+        let q = query(concat!(select!(), " WHERE user_id = $1 ORDER BY created_at, id")).bind(user);
+        let rows = self.ex.fetch_all(q).await?;
+        rows.iter().map(enrollment_from_row).collect()
+    }
+
+    /// The enrollments that live on a device.
+    pub async fn of_device(&mut self, device: DeviceId) -> Result<Vec<Enrollment>, StoreError> {
+        let q = query(concat!(
+            select!(),
+            " WHERE device_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(device);
+        let rows = self.ex.fetch_all(q).await?;
+        rows.iter().map(enrollment_from_row).collect()
+    }
+}
+
+impl Enrollments<InTx<'_>> {
+    pub async fn insert(&mut self, enrollment: &Enrollment) -> Result<(), StoreError> {
+        let q = query(
+            "INSERT INTO enrollments (id, user_id, authenticator, methods, status, name, data, characteristics, \
+             device_id, counter, created_at, updated_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(enrollment.id)
+        .bind(enrollment.user_id)
+        .bind(enrollment.authenticator.as_str())
+        .bind_json(&method_names(enrollment))
+        .bind(enrollment.status.as_str())
+        .bind(enrollment.name.as_deref())
+        .bind(enrollment.data.to_string())
+        .bind_json(&enrollment.characteristics)
+        .bind(enrollment.device_id)
+        .bind(enrollment.counter)
+        .bind(enrollment.created_at)
+        .bind(enrollment.updated_at)
+        .bind(enrollment.last_used_at);
+        self.ex
+            .execute(q)
+            .await
+            .map_err(|e| e.foreign_key_as("user or device"))?;
+        Ok(())
+    }
+
+    /// Replaces methods, status, name, data and characteristics (not the counter); false when it
+    /// does not exist.
+    pub async fn update(&mut self, enrollment: &Enrollment) -> Result<bool, StoreError> {
+        let q = query(
+            "UPDATE enrollments SET methods = $2, status = $3, name = $4, data = $5, characteristics = $6, \
+             updated_at = $7 WHERE id = $1",
+        )
+        .bind(enrollment.id)
+        .bind_json(&method_names(enrollment))
+        .bind(enrollment.status.as_str())
+        .bind(enrollment.name.as_deref())
+        .bind(enrollment.data.to_string())
+        .bind_json(&enrollment.characteristics)
+        .bind(enrollment.updated_at);
+        Ok(self.ex.execute(q).await? == 1)
+    }
+
+    pub async fn set_status(
+        &mut self,
+        id: EnrollmentId,
+        status: EnrollmentStatus,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let q = query("UPDATE enrollments SET status = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(status.as_str())
+            .bind(now);
+        Ok(self.ex.execute(q).await? == 1)
+    }
+
+    /// Records a successful use at `now`. With a `counter`, succeeds only if it is greater than
+    /// the stored one (or none is stored), and stores it: false means a replay (or an unknown
+    /// enrollment), and nothing changed.
+    pub async fn record_use(
+        &mut self,
+        id: EnrollmentId,
+        now: Timestamp,
+        counter: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let affected = match counter {
+            Some(counter) => {
+                let q = query(
+                    "UPDATE enrollments SET counter = $2, last_used_at = $3 \
+                     WHERE id = $1 AND (counter IS NULL OR counter < $2)",
+                )
+                .bind(id)
+                .bind(counter)
+                .bind(now);
+                self.ex.execute(q).await?
+            }
+            None => {
+                let q = query("UPDATE enrollments SET last_used_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(now);
+                self.ex.execute(q).await?
+            }
+        };
+        Ok(affected == 1)
+    }
+
+    /// Deactivates every enrollment on a device; returns how many changed.
+    pub async fn deactivate_of_device(
+        &mut self,
+        device: DeviceId,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let q = query(
+            "UPDATE enrollments SET status = $2, updated_at = $3 WHERE device_id = $1 AND status <> $2",
+        )
+        .bind(device)
+        .bind(EnrollmentStatus::Inactive.as_str())
+        .bind(now);
+        self.ex.execute(q).await
+    }
+
+    pub async fn delete(&mut self, id: EnrollmentId) -> Result<bool, StoreError> {
+        let q = query("DELETE FROM enrollments WHERE id = $1").bind(id);
+        Ok(self.ex.execute(q).await? == 1)
+    }
+}

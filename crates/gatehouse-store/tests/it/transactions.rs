@@ -1,0 +1,80 @@
+//! Transactions: all or nothing, and concurrent writers on SQLite wait instead of failing.
+
+use gatehouse_core::model::*;
+use gatehouse_store::Store;
+
+use crate::fixtures::*;
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_dropped_transaction_leaves_nothing_behind,
+    concurrent_writers_all_succeed,
+    a_failed_statement_does_not_commit_its_companions,
+);
+
+async fn a_dropped_transaction_leaves_nothing_behind(store: Store) {
+    let alice = user("alice");
+    let totp = enrollment(alice.id, Authenticator::Totp);
+    {
+        let mut tx = store.begin().await.unwrap();
+        tx.users().insert(&alice).await.unwrap();
+        tx.enrollments().insert(&totp).await.unwrap();
+        tx.log()
+            .append(&event(event_types::USER_ENROLLMENT_CREATE, 1))
+            .await
+            .unwrap();
+        // Dropped here: a crash between the statements.
+    }
+    assert_eq!(store.users().get(alice.id).await.unwrap(), None);
+    assert_eq!(store.enrollments().get(totp.id).await.unwrap(), None);
+    assert_eq!(store.log().count().await.unwrap(), 0);
+
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&alice).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(store.is_empty().await.unwrap());
+}
+
+async fn concurrent_writers_all_succeed(store: Store) {
+    let writers: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let u = user(&format!("user{i:02}"));
+                let mut tx = store.begin().await.unwrap();
+                // Read then write inside one transaction: on SQLite this would fail with
+                // SQLITE_BUSY if the transaction had started as a reader.
+                let before = tx.users().count().await.unwrap();
+                assert!(before < 16, "{before} users before this writer");
+                tx.users().insert(&u).await.unwrap();
+                tx.log()
+                    .append(&event(event_types::USER_CREATE, i).user(u.id))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(store.users().count().await.unwrap(), 16);
+    assert_eq!(store.log().count().await.unwrap(), 16);
+}
+
+async fn a_failed_statement_does_not_commit_its_companions(store: Store) {
+    let alice = user("alice");
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&alice).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    tx.log()
+        .append(&event(event_types::USER_CREATE, 2))
+        .await
+        .unwrap();
+    assert!(tx.users().insert(&user("ALICE")).await.is_err());
+    drop(tx);
+    assert_eq!(store.log().count().await.unwrap(), 0);
+    assert_eq!(store.users().count().await.unwrap(), 1);
+}
