@@ -80,8 +80,49 @@ fn core_level(choice: UvChoice) -> UserVerification {
     }
 }
 
-/// `enroll`.
+/// What `enroll` reads from standard input, given directly.
+#[derive(Debug, Clone, Default)]
+pub struct EnrollInputs {
+    pub password: Option<String>,
+    pub pkcs11_pin: Option<String>,
+}
+
+/// `enroll`: reads the password and PIN from standard input as asked, then [`enroll_with`].
 pub async fn enroll(home: &Home, provider: Option<&str>, args: EnrollArgs) -> Result<(), VerifyError> {
+    let inputs = EnrollInputs {
+        password: if args.password_stdin {
+            Some(read_stdin_line("password")?)
+        } else {
+            None
+        },
+        pkcs11_pin: if args.pkcs11_pin_stdin {
+            Some(read_stdin_line("PKCS#11 PIN")?)
+        } else {
+            None
+        },
+    };
+    let record = enroll_with(home, provider, args, inputs, &mut StdinPrompter).await?;
+    println!(
+        "enrolled {} at {} (device {}, enrollment {}; keystore: {}; user verification: {})",
+        record.login,
+        record.issuer,
+        record.device_id,
+        record.enrollment_id,
+        record.keystore.kind(),
+        level_name(record.user_verification.as_ref())
+    );
+    Ok(())
+}
+
+/// Enrolls this device: local checks, the sign-in, key generation, registration, and the
+/// enrollment file. Questions the sign-in asks go to `prompter`.
+pub async fn enroll_with(
+    home: &Home,
+    provider: Option<&str>,
+    args: EnrollArgs,
+    inputs: EnrollInputs,
+    prompter: &mut dyn Prompter,
+) -> Result<EnrollmentRecord, VerifyError> {
     if let Some(existing) = home.read_json::<EnrollmentRecord>(ENROLLMENT_FILE)? {
         return Err(VerifyError::AlreadyEnrolled {
             login: existing.login,
@@ -95,11 +136,7 @@ pub async fn enroll(home: &Home, provider: Option<&str>, args: EnrollArgs) -> Re
                 .to_owned(),
         ));
     }
-    let password = if args.password_stdin {
-        Some(read_stdin_line("password")?)
-    } else {
-        None
-    };
+    let password = inputs.password;
     let (config, keystore): (KeystoreConfig, Arc<dyn Keystore>) = match args.keystore {
         KeystoreKind::Software => (
             KeystoreConfig::Software,
@@ -109,12 +146,11 @@ pub async fn enroll(home: &Home, provider: Option<&str>, args: EnrollArgs) -> Re
             let module = args.pkcs11_module.clone().ok_or_else(|| {
                 VerifyError::Usage("`--keystore pkcs11` needs `--pkcs11-module PATH`".to_owned())
             })?;
-            let pin = if args.pkcs11_pin_stdin {
-                read_stdin_line("PKCS#11 PIN")?
-            } else {
-                StdinPrompter
+            let pin = match inputs.pkcs11_pin {
+                Some(pin) => pin,
+                None => prompter
                     .ask("PKCS#11 token PIN")
-                    .ok_or_else(|| VerifyError::Usage("no PKCS#11 PIN was given".to_owned()))?
+                    .ok_or_else(|| VerifyError::Usage("no PKCS#11 PIN was given".to_owned()))?,
             };
             let selector = args
                 .pkcs11_token
@@ -158,7 +194,7 @@ pub async fn enroll(home: &Home, provider: Option<&str>, args: EnrollArgs) -> Re
         login: args.login.clone(),
         password,
     };
-    let token = flow::sign_in(&client, &discovery, &sign_in, &mut StdinPrompter).await?;
+    let token = flow::sign_in(&client, &discovery, &sign_in, prompter).await?;
 
     let pop = keystore.generate()?;
     let uv_key = if level == UserVerification::None {
@@ -228,16 +264,7 @@ pub async fn enroll(home: &Home, provider: Option<&str>, args: EnrollArgs) -> Re
         enrolled_at: unix_now(),
     };
     home.write_json(ENROLLMENT_FILE, &record)?;
-    println!(
-        "enrolled {} at {} (device {}, enrollment {}; keys: {}; user verification: {})",
-        record.login,
-        record.issuer,
-        record.device_id,
-        record.enrollment_id,
-        storage_name(keystore.storage()),
-        level
-    );
-    Ok(())
+    Ok(record)
 }
 
 #[expect(
@@ -288,6 +315,14 @@ async fn register(
         user_verification_signature,
     };
     client.register(access_token, &request).await
+}
+
+/// The wire name of a wire enum (`active`, `deactivated`, …).
+fn wire_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn storage_name(storage: KeyStorage) -> &'static str {
@@ -375,8 +410,9 @@ pub async fn status(home: &Home, json_output: bool) -> Result<(), VerifyError> {
     );
     match &server {
         Ok(state) => println!(
-            "server: enrollment {:?}, device {:?}",
-            state.status, state.device_status
+            "server: enrollment {}, device {}",
+            wire_name(&state.status),
+            wire_name(&state.device_status)
         ),
         Err(e) => println!("server: {e}"),
     }
