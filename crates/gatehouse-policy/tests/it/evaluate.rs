@@ -301,3 +301,60 @@ fn step_up_adds_to_the_rule_and_never_weakens_it() {
     };
     assert_eq!(input(Some(&fresh)).options()[0].authenticator, K::Password);
 }
+
+const VAULT: &str = "version: 1
+authentication_policies:
+  - name: vault
+    apps: [vault]
+    rules:
+      - name: biometric
+        access: allow
+        require:
+          assurance: { factors: 2, possession: { user_verification: biometric } }
+";
+
+#[test]
+fn a_biometric_key_is_remediated_only_on_a_biometric_capable_device() {
+    let p = policy(VAULT, "vault");
+    let c = ctx("u", &[], "192.0.2.1");
+    let mut device = Enrollment::new(K::Device);
+    device.id = Some("dev-1".to_owned());
+    // Not capable, and the device in use has not proved itself: no biometric key; a new device
+    // enrollment cannot promise biometrics either, so nothing helps.
+    let d = run(&p, &c, &[Enrollment::new(K::Password), device.clone()], &[]);
+    assert_eq!(d.kind(), "deny", "{:?}", d.enroll());
+    // Capable: the key on that enrollment is the remediation, named by its id.
+    device.biometric_capable = true;
+    let d = run(&p, &c, &[Enrollment::new(K::Password), device], &[]);
+    let enroll = d.enroll();
+    assert_eq!(enroll[0].kind, gatehouse_policy::EnrollKind::UserVerificationKey);
+    assert_eq!(enroll[0].enrollment_id.as_deref(), Some("dev-1"));
+    assert_eq!(enroll[0].constraints.user_verification, Uv::Biometric);
+}
+
+#[test]
+fn remediation_respects_the_enrollment_policy_and_never_offers_smart_cards() {
+    let restricted = format!("{VAULT}enrollment_policy: {{ allowed: [password, totp, smart_card] }}\n");
+    let p = policy(&restricted, "vault");
+    let mut c = ctx("u", &[], "192.0.2.1");
+    c.device = Some(DeviceFacts {
+        biometric_capable: true,
+        secure_hardware: true,
+        ..DeviceFacts::default()
+    });
+    let d = run(&p, &c, &[Enrollment::new(K::Password)], &[]);
+    assert_eq!(
+        d.kind(),
+        "deny",
+        "device is not allowed and smart cards are not enrolled inline"
+    );
+    // With devices allowed, an unregistered biometric-capable device may enroll.
+    let p = policy(VAULT, "vault");
+    let d = run(&p, &c, &[Enrollment::new(K::Password)], &[]);
+    let keys: Vec<K> = d.enroll().iter().map(|e| e.authenticator).collect();
+    assert_eq!(keys, vec![K::Device]);
+    // A registered device gains a key, not a second enrollment.
+    c.device.as_mut().unwrap().registered = true;
+    let d = run(&p, &c, &[Enrollment::new(K::Password)], &[]);
+    assert_eq!(d.kind(), "deny");
+}
