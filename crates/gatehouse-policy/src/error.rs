@@ -48,8 +48,8 @@ pub enum PolicyError {
 }
 
 impl PolicyError {
-    /// The message without the offending input, for serde errors (the YAML and JSON parsers add
-    /// the location themselves).
+    /// The message for a serde error raised while parsing a value (the YAML and JSON parsers add
+    /// the path and location themselves).
     pub(crate) fn reason_text(&self) -> String {
         self.to_string()
     }

@@ -8,7 +8,7 @@
 //! client address is canonicalised (`::ffff:10.1.2.3` is `10.1.2.3`) before it is matched.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use ipnet::{IpNet, Ipv4Net};
@@ -121,14 +121,6 @@ impl ZoneRanges {
         self.include.iter().any(|c| c.0.contains(&addr)) && !self.blocked.iter().any(|c| c.0.contains(&addr))
     }
 }
-
-/// The canonical form of a client address: IPv4-mapped IPv6 addresses become IPv4.
-pub fn canonical_ip(addr: IpAddr) -> IpAddr {
-    addr.to_canonical()
-}
-
-/// An unspecified IPv4 address, for contexts built in tests.
-pub const UNSPECIFIED_V4: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
 #[cfg(test)]
 mod tests {

@@ -497,7 +497,7 @@ fn validate_possession(
             format!(
                 "no listed authenticator can prove {}{}",
                 constraints.describe(),
-                unprovable_hint(&constraints, p, exclude)
+                unprovable_hint(&constraints)
             ),
         ));
     } else if provers.iter().all(|(k, _)| !scope.enrollment.allows(*k)) {
@@ -544,13 +544,13 @@ pub(crate) fn possession_provers(
     out
 }
 
-fn unprovable_hint(c: &MethodConstraints, p: &PossessionConstraints, exclude: &[AuthenticatorKey]) -> String {
+/// Why nothing proves `c`: nothing at all can, or only excluded or unlisted authenticators.
+fn unprovable_hint(c: &MethodConstraints) -> String {
     let all = possession_provers(&PossessionConstraints::default(), &[], c);
     if all.is_empty() {
         " (no authenticator can prove all of these at once)".to_owned()
     } else {
         let keys = dedup_keys(&all);
-        let _ = (p, exclude);
         format!(
             " (only {} can, and they are excluded or not listed)",
             list(keys.iter().map(|k| k.as_str()))
