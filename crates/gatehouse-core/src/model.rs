@@ -11,7 +11,8 @@
 //! - `group`: [`Group`], [`GroupName`], the built-in `everyone` group.
 //! - `app`: [`Application`] (an OIDC client) and its registration rules.
 //! - `zone`: [`NetworkZone`].
-//! - `authenticator`: the authenticators and methods of DESIGN section 3 and what each proves.
+//! - `authenticator`: the authenticators and methods of DESIGN section 3 and what a verification
+//!   proves (the policy crate's vocabulary, re-exported).
 //! - `enrollment`: [`Enrollment`], a user's enrolled authenticator.
 //! - `device`: [`Device`], a registered device (the record; its lifecycle rules live elsewhere).
 //! - `policy`: stored policies and rules ([`Policy`], [`PolicyRule`], [`AccessRuleRecord`]).
@@ -37,7 +38,10 @@ pub use app::{
     AppName, Application, Assignments, ClientId, ClientKind, GrantType, RegistrationShape, TokenAuthMethod,
     check_registration,
 };
-pub use authenticator::{Authenticator, Characteristics, Factor, Method, UserVerification};
+pub use authenticator::{
+    AuthenticatorKey, Factor, Method, Proof, UserVerification, VerificationFacts, parse_authenticator,
+    parse_method, parse_user_verification,
+};
 pub use device::{Device, DeviceStatus, KeyStorage};
 pub use enrollment::{Enrollment, EnrollmentStatus, PasswordData, TotpData, method_data, sealing_context};
 pub use flow::Flow;

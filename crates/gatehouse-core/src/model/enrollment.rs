@@ -1,27 +1,32 @@
 //! Authenticator enrollments: what a user has set up (a password, a TOTP app, a passkey, a
-//! device), with its method data and what it can prove.
+//! device), with its method data and the best it can prove.
 //!
 //! Method data is JSON whose shape depends on the authenticator; secrets in it are sealed by the
-//! caller with the keyring (associated data `enrollments:<id>`), never stored in the clear. The
+//! caller with the keyring (associated data [`sealing_context`]), never stored in the clear. The
 //! shapes defined so far are [`PasswordData`] and [`TotpData`]; other authenticators add theirs.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::authenticator::{Authenticator, Characteristics, Method};
+use super::app::string_enum;
+use super::authenticator::{AuthenticatorKey, Method, UserVerification};
 use super::id::{DeviceId, EnrollmentId, UserId};
 use crate::CoreError;
 
-/// Whether an enrollment can be used (`active`, `inactive`): the device rules' type, which every
-/// authenticator's enrollment shares.
-pub use crate::device::EnrollmentStatus;
+string_enum!(
+    /// Whether an enrollment can be used.
+    EnrollmentStatus, "status" {
+        Active => "active",
+        Inactive => "inactive",
+    }
+);
 
 /// A user's enrolled authenticator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrollment {
     pub id: EnrollmentId,
     pub user_id: UserId,
-    pub authenticator: Authenticator,
+    pub authenticator: AuthenticatorKey,
     /// The methods this enrollment offers (a subset of the authenticator's).
     pub methods: Vec<Method>,
     pub status: EnrollmentStatus,
@@ -29,8 +34,11 @@ pub struct Enrollment {
     pub name: Option<String>,
     /// Authenticator-specific method data (secret sealed, public key, phone number, email).
     pub data: serde_json::Value,
-    /// What verifying with this enrollment can prove.
-    pub characteristics: Characteristics,
+    /// The key is hardware protected (an attested WebAuthn credential, a PKCS#11 device key).
+    pub hardware_protected: bool,
+    /// The best user verification it achieves (WebAuthn `any` when the credential verifies users;
+    /// a device's user-verification key level).
+    pub user_verification: UserVerification,
     /// The device this enrollment lives on (device authenticator), if any.
     pub device_id: Option<DeviceId>,
     /// A monotonic counter for replay refusal: the last accepted TOTP step, a WebAuthn signature
@@ -43,7 +51,7 @@ pub struct Enrollment {
 
 impl Enrollment {
     /// Checks that every method belongs to the authenticator and none is listed twice.
-    pub fn check_methods(authenticator: Authenticator, methods: &[Method]) -> Result<(), CoreError> {
+    pub fn check_methods(authenticator: AuthenticatorKey, methods: &[Method]) -> Result<(), CoreError> {
         if methods.is_empty() {
             return Err(CoreError::invalid(
                 "methods",
@@ -52,7 +60,13 @@ impl Enrollment {
             ));
         }
         for (i, method) in methods.iter().enumerate() {
-            authenticator.check_method(*method)?;
+            if !authenticator.has_method(*method) {
+                return Err(CoreError::invalid(
+                    "methods",
+                    method.as_str(),
+                    format!("it is not a method of the `{authenticator}` authenticator"),
+                ));
+            }
             if methods.iter().skip(i + 1).any(|m| m == method) {
                 return Err(CoreError::invalid(
                     "methods",
@@ -77,7 +91,7 @@ pub struct PasswordData {
 }
 
 /// Method data of a `totp` enrollment: the secret sealed with the keyring (associated data
-/// `enrollments:<id>`) and the code parameters.
+/// [`sealing_context`]) and the code parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TotpData {
@@ -89,7 +103,8 @@ pub struct TotpData {
     pub period: u32,
 }
 
-/// The associated data a secret of enrollment `id` is sealed with.
+/// The associated data a secret of enrollment `id` is sealed with (`enrollments:<id>`), so a
+/// sealed secret moved to another row does not open.
 pub fn sealing_context(id: EnrollmentId) -> String {
     format!("enrollments:{id}")
 }
@@ -105,10 +120,16 @@ mod tests {
 
     #[test]
     fn methods_must_belong_and_be_distinct() {
-        assert!(Enrollment::check_methods(Authenticator::Device, &[Method::Push, Method::Fastpass]).is_ok());
-        assert!(Enrollment::check_methods(Authenticator::Totp, &[Method::Push]).is_err());
-        assert!(Enrollment::check_methods(Authenticator::Totp, &[Method::Otp, Method::Otp]).is_err());
-        assert!(Enrollment::check_methods(Authenticator::Totp, &[]).is_err());
+        assert!(
+            Enrollment::check_methods(AuthenticatorKey::Device, &[Method::Push, Method::Fastpass]).is_ok()
+        );
+        let err = Enrollment::check_methods(AuthenticatorKey::Totp, &[Method::Push]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "methods `push` is not valid: it is not a method of the `totp` authenticator"
+        );
+        assert!(Enrollment::check_methods(AuthenticatorKey::Totp, &[Method::Otp, Method::Otp]).is_err());
+        assert!(Enrollment::check_methods(AuthenticatorKey::Totp, &[]).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use super::app::string_enum;
-use super::authenticator::{Authenticator, Characteristics, Method};
+use super::authenticator::{AuthenticatorKey, Method, Proof};
 use super::id::{DeviceId, EnrollmentId, FlowId, RecordId, SessionId, UserId};
 
 string_enum!(
@@ -88,13 +88,14 @@ pub struct VerificationRecord {
     pub session_id: SessionId,
     /// The sign-in flow that made it (for `reauthenticate: every_sign_in`).
     pub flow_id: Option<FlowId>,
-    pub authenticator: Authenticator,
+    pub authenticator: AuthenticatorKey,
     pub method: Method,
     pub enrollment_id: Option<EnrollmentId>,
     pub device_id: Option<DeviceId>,
     pub verified_at: Timestamp,
-    /// What this verification proved.
-    pub characteristics: Characteristics,
+    /// What this verification proved (DESIGN section 3's table, computed with
+    /// `gatehouse_policy::prove` when the verification succeeded).
+    pub proof: Proof,
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Network zones: a name and the address ranges it covers (and, optionally, ranges it blocks).
-//! Policies refer to zones by name.
+//! Policies refer to zones by name. CIDRs are the policy crate's [`Cidr`], parsed and
+//! normalised the same way in the admin API and in policy files.
 
 use std::fmt;
 
+use gatehouse_policy::Cidr;
 use jiff::Timestamp;
 
 use super::id::ZoneId;
@@ -45,8 +47,21 @@ impl fmt::Display for ZoneName {
 pub struct NetworkZone {
     pub id: ZoneId,
     pub name: ZoneName,
-    pub cidrs: Vec<String>,
-    pub blocked_cidrs: Vec<String>,
+    /// Normalised networks (no host bits; IPv4-mapped ranges in IPv4 form).
+    pub cidrs: Vec<Cidr>,
+    /// Networks carved out of the zone.
+    pub blocked_cidrs: Vec<Cidr>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl NetworkZone {
+    /// The zone as the policy language sees it.
+    pub fn to_policy(&self) -> gatehouse_policy::NetworkZone {
+        gatehouse_policy::NetworkZone {
+            name: self.name.as_str().to_owned(),
+            cidrs: self.cidrs.clone(),
+            blocked_cidrs: self.blocked_cidrs.clone(),
+        }
+    }
 }

@@ -143,9 +143,10 @@ CREATE TABLE enrollments (
     methods         TEXT NOT NULL,
     status          TEXT NOT NULL,
     name            TEXT,
-    data            TEXT NOT NULL,
-    characteristics TEXT NOT NULL,
-    device_id       TEXT REFERENCES devices (id) ON DELETE CASCADE,
+    data               TEXT NOT NULL,
+    hardware_protected INTEGER NOT NULL,
+    user_verification  TEXT NOT NULL,
+    device_id          TEXT REFERENCES devices (id) ON DELETE CASCADE,
     counter         INTEGER,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
@@ -181,7 +182,7 @@ CREATE TABLE verification_records (
     enrollment_id   TEXT REFERENCES enrollments (id) ON DELETE SET NULL,
     device_id       TEXT REFERENCES devices (id) ON DELETE SET NULL,
     verified_at     INTEGER NOT NULL,
-    characteristics TEXT NOT NULL
+    proof           TEXT NOT NULL
 );
 CREATE INDEX verification_records_session ON verification_records (session_id, verified_at);
 

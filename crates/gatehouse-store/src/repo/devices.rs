@@ -2,7 +2,8 @@
 //! on it; sessions established with it keep their row with the device cleared (they are ended
 //! when the device is deactivated, which must come first).
 
-use gatehouse_core::model::{Device, DeviceId, DeviceStatus, KeyStorage, UserId, UserVerification};
+use gatehouse_core::device::UserVerification;
+use gatehouse_core::model::{Device, DeviceId, DeviceStatus, KeyStorage, UserId};
 
 use crate::StoreError;
 use crate::sql::{Exec, InTx, Row, query};

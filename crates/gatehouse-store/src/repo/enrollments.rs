@@ -1,10 +1,11 @@
-//! Authenticator enrollments (`enrollments`). Method data and characteristics are JSON; secrets
+//! Authenticator enrollments (`enrollments`). Method data is JSON; secrets
 //! inside method data arrive already sealed. `counter` advances only through
 //! [`Enrollments::record_use`], a compare-and-set, so a TOTP step or a WebAuthn signature counter
 //! is accepted once even when two requests race.
 
 use gatehouse_core::model::{
-    Authenticator, DeviceId, Enrollment, EnrollmentId, EnrollmentStatus, Method, UserId,
+    DeviceId, Enrollment, EnrollmentId, EnrollmentStatus, UserId, parse_authenticator, parse_method,
+    parse_user_verification,
 };
 use jiff::Timestamp;
 
@@ -19,7 +20,8 @@ pub struct Enrollments<E> {
 
 macro_rules! select {
     () => {
-        "SELECT id, user_id, authenticator, methods, status, name, data, characteristics, device_id, counter, \
+        "SELECT id, user_id, authenticator, methods, status, name, data, hardware_protected, user_verification, device_id, \
+         counter, \
          created_at, updated_at, last_used_at FROM enrollments"
     };
 }
@@ -28,17 +30,20 @@ fn enrollment_from_row(row: &Row) -> Result<Enrollment, StoreError> {
     let methods: Vec<String> = row.json("methods")?;
     let methods = methods
         .iter()
-        .map(|m| Method::parse(m).map_err(|e| StoreError::corrupt("methods", e)))
+        .map(|m| parse_method("methods", m).map_err(|e| StoreError::corrupt("methods", e)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Enrollment {
         id: row.parse("id", EnrollmentId::parse)?,
         user_id: row.parse("user_id", UserId::parse)?,
-        authenticator: row.parse("authenticator", Authenticator::parse)?,
+        authenticator: row.parse("authenticator", |t| parse_authenticator("authenticator", t))?,
         methods,
         status: row.parse("status", EnrollmentStatus::parse)?,
         name: row.opt_text("name")?,
         data: row.json("data")?,
-        characteristics: row.json("characteristics")?,
+        hardware_protected: row.bool("hardware_protected")?,
+        user_verification: row.parse("user_verification", |t| {
+            parse_user_verification("user_verification", t)
+        })?,
         device_id: row.opt_parse("device_id", DeviceId::parse)?,
         counter: row.opt_int("counter")?,
         created_at: row.time("created_at")?,
@@ -88,9 +93,9 @@ impl<E: Exec> Enrollments<E> {
 impl Enrollments<InTx<'_>> {
     pub async fn insert(&mut self, enrollment: &Enrollment) -> Result<(), StoreError> {
         let q = query(
-            "INSERT INTO enrollments (id, user_id, authenticator, methods, status, name, data, characteristics, \
-             device_id, counter, created_at, updated_at, last_used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            "INSERT INTO enrollments (id, user_id, authenticator, methods, status, name, data, hardware_protected, \
+             user_verification, device_id, counter, created_at, updated_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(enrollment.id)
         .bind(enrollment.user_id)
@@ -99,7 +104,8 @@ impl Enrollments<InTx<'_>> {
         .bind(enrollment.status.as_str())
         .bind(enrollment.name.as_deref())
         .bind(enrollment.data.to_string())
-        .bind_json(&enrollment.characteristics)
+        .bind(enrollment.hardware_protected)
+        .bind(enrollment.user_verification.as_str())
         .bind(enrollment.device_id)
         .bind(enrollment.counter)
         .bind(enrollment.created_at)
@@ -112,19 +118,20 @@ impl Enrollments<InTx<'_>> {
         Ok(())
     }
 
-    /// Replaces methods, status, name, data and characteristics (not the counter); false when it
+    /// Replaces methods, status, name, data and capabilities (not the counter); false when it
     /// does not exist.
     pub async fn update(&mut self, enrollment: &Enrollment) -> Result<bool, StoreError> {
         let q = query(
-            "UPDATE enrollments SET methods = $2, status = $3, name = $4, data = $5, characteristics = $6, \
-             updated_at = $7 WHERE id = $1",
+            "UPDATE enrollments SET methods = $2, status = $3, name = $4, data = $5, hardware_protected = $6, \
+             user_verification = $7, updated_at = $8 WHERE id = $1",
         )
         .bind(enrollment.id)
         .bind_json(&method_names(enrollment))
         .bind(enrollment.status.as_str())
         .bind(enrollment.name.as_deref())
         .bind(enrollment.data.to_string())
-        .bind_json(&enrollment.characteristics)
+        .bind(enrollment.hardware_protected)
+        .bind(enrollment.user_verification.as_str())
         .bind(enrollment.updated_at);
         Ok(self.ex.execute(q).await? == 1)
     }

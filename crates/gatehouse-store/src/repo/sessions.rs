@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use gatehouse_core::model::{
-    Authenticator, DeviceId, EndReason, EnrollmentId, FlowId, Method, RecordId, Session, SessionId, UserId,
-    VerificationRecord,
+    DeviceId, EndReason, EnrollmentId, FlowId, RecordId, Session, SessionId, UserId, VerificationRecord,
+    parse_authenticator, parse_method,
 };
 use jiff::Timestamp;
 
@@ -52,12 +52,12 @@ fn record_from_row(row: &Row) -> Result<VerificationRecord, StoreError> {
         id: row.parse("id", RecordId::parse)?,
         session_id: row.parse("session_id", SessionId::parse)?,
         flow_id: row.opt_parse("flow_id", FlowId::parse)?,
-        authenticator: row.parse("authenticator", Authenticator::parse)?,
-        method: row.parse("method", Method::parse)?,
+        authenticator: row.parse("authenticator", |t| parse_authenticator("authenticator", t))?,
+        method: row.parse("method", |t| parse_method("method", t))?,
         enrollment_id: row.opt_parse("enrollment_id", EnrollmentId::parse)?,
         device_id: row.opt_parse("device_id", DeviceId::parse)?,
         verified_at: row.time("verified_at")?,
-        characteristics: row.json("characteristics")?,
+        proof: row.json("proof")?,
     })
 }
 
@@ -104,7 +104,7 @@ impl<E: Exec> Sessions<E> {
     pub async fn records(&mut self, session: SessionId) -> Result<Vec<VerificationRecord>, StoreError> {
         let q = query(
             "SELECT id, session_id, flow_id, authenticator, method, enrollment_id, device_id, verified_at, \
-             characteristics FROM verification_records WHERE session_id = $1 ORDER BY verified_at, id",
+             proof FROM verification_records WHERE session_id = $1 ORDER BY verified_at, id",
         )
         .bind(session);
         let rows = self.ex.fetch_all(q).await?;
@@ -145,7 +145,7 @@ impl Sessions<InTx<'_>> {
     pub async fn add_record(&mut self, record: &VerificationRecord) -> Result<(), StoreError> {
         let q = query(
             "INSERT INTO verification_records (id, session_id, flow_id, authenticator, method, enrollment_id, \
-             device_id, verified_at, characteristics) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             device_id, verified_at, proof) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(record.id)
         .bind(record.session_id)
@@ -155,7 +155,7 @@ impl Sessions<InTx<'_>> {
         .bind(record.enrollment_id)
         .bind(record.device_id)
         .bind(record.verified_at)
-        .bind_json(&record.characteristics);
+        .bind_json(&record.proof);
         self.ex
             .execute(q)
             .await

@@ -1,6 +1,7 @@
 //! Users, groups, applications, zones, enrollments, devices, admin tokens and settings.
 
 use gatehouse_core::model::*;
+use gatehouse_policy::Cidr;
 use gatehouse_store::{PageRequest, Store, StoreError, UserFilter};
 
 use crate::fixtures::*;
@@ -150,7 +151,7 @@ async fn deleting_a_user_removes_what_belongs_to_it(store: Store) {
     let alice = user("alice");
     let staff = group("staff");
     let mut portal = app("portal");
-    let enrollment = enrollment(alice.id, Authenticator::Totp);
+    let enrollment = enrollment(alice.id, AuthenticatorKey::Totp);
     let session = session(alice.id, &"cd".repeat(32));
     portal.assignments.users.push(alice.id);
     let mut tx = store.begin().await.unwrap();
@@ -161,7 +162,12 @@ async fn deleting_a_user_removes_what_belongs_to_it(store: Store) {
     tx.enrollments().insert(&enrollment).await.unwrap();
     tx.sessions().insert(&session).await.unwrap();
     tx.sessions()
-        .add_record(&record(session.id, Authenticator::Password, Method::Password, 11))
+        .add_record(&record(
+            session.id,
+            AuthenticatorKey::Password,
+            Method::Password,
+            11,
+        ))
         .await
         .unwrap();
     tx.log()
@@ -404,7 +410,10 @@ async fn zones_round_trip_with_unique_names(store: Store) {
     let corp = NetworkZone {
         id: gatehouse_store::new_id(),
         name: ZoneName::parse("corp").unwrap(),
-        cidrs: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        cidrs: vec![
+            Cidr::parse("127.0.0.0/8").unwrap(),
+            Cidr::parse("::1/128").unwrap(),
+        ],
         blocked_cidrs: vec![],
         created_at: at(0),
         updated_at: at(0),
@@ -425,7 +434,7 @@ async fn zones_round_trip_with_unique_names(store: Store) {
     drop(tx);
 
     let mut changed = corp.clone();
-    changed.blocked_cidrs = vec!["198.51.100.0/24".into()];
+    changed.blocked_cidrs = vec![Cidr::parse("127.0.0.9").unwrap()];
     let mut tx = store.begin().await.unwrap();
     assert!(tx.zones().update(&changed).await.unwrap());
     tx.commit().await.unwrap();
@@ -438,7 +447,7 @@ async fn zones_round_trip_with_unique_names(store: Store) {
 
 async fn enrollment_counters_refuse_replays(store: Store) {
     let alice = user("alice");
-    let totp = enrollment(alice.id, Authenticator::Totp);
+    let totp = enrollment(alice.id, AuthenticatorKey::Totp);
     let mut tx = store.begin().await.unwrap();
     tx.users().insert(&alice).await.unwrap();
     tx.enrollments().insert(&totp).await.unwrap();
@@ -500,7 +509,7 @@ async fn enrollment_counters_refuse_replays(store: Store) {
 async fn devices_and_their_enrollments(store: Store) {
     let alice = user("alice");
     let laptop = device(alice.id);
-    let mut verify = enrollment(alice.id, Authenticator::Device);
+    let mut verify = enrollment(alice.id, AuthenticatorKey::Device);
     verify.device_id = Some(laptop.id);
     // A device and its enrollment are one transaction.
     let mut tx = store.begin().await.unwrap();
@@ -524,7 +533,7 @@ async fn devices_and_their_enrollments(store: Store) {
     let mut deactivated = laptop.clone();
     deactivated.status = DeviceStatus::Deactivated;
     deactivated.uv_public_key = Some("{}".into());
-    deactivated.uv_level = Some(UserVerification::Biometric);
+    deactivated.uv_level = Some(gatehouse_core::device::UserVerification::Biometric);
     let mut tx = store.begin().await.unwrap();
     assert!(tx.devices().update(&deactivated).await.unwrap());
     assert_eq!(

@@ -95,7 +95,7 @@ pub fn session(user: UserId, token_digest: &str) -> Session {
 
 pub fn record(
     session: SessionId,
-    authenticator: Authenticator,
+    authenticator: AuthenticatorKey,
     method: Method,
     second: i64,
 ) -> VerificationRecord {
@@ -108,11 +108,13 @@ pub fn record(
         enrollment_id: None,
         device_id: None,
         verified_at: at(second),
-        characteristics: Characteristics::baseline(authenticator),
+        proof: authenticator
+            .prove(method, &VerificationFacts::default())
+            .unwrap(),
     }
 }
 
-pub fn enrollment(user: UserId, authenticator: Authenticator) -> Enrollment {
+pub fn enrollment(user: UserId, authenticator: AuthenticatorKey) -> Enrollment {
     Enrollment {
         id: new_id(),
         user_id: user,
@@ -121,7 +123,8 @@ pub fn enrollment(user: UserId, authenticator: Authenticator) -> Enrollment {
         status: EnrollmentStatus::Active,
         name: None,
         data: serde_json::json!({"secret_sealed": "v1.k1.nonce.ciphertext"}),
-        characteristics: Characteristics::baseline(authenticator),
+        hardware_protected: false,
+        user_verification: UserVerification::None,
         device_id: None,
         counter: None,
         created_at: at(0),

@@ -19,8 +19,8 @@ async fn a_session_and_its_records_are_written_together(store: Store) {
     tx.users().insert(&alice).await.unwrap();
     tx.commit().await.unwrap();
 
-    let password = record(s.id, Authenticator::Password, Method::Password, 10);
-    let totp = record(s.id, Authenticator::Totp, Method::Otp, 11);
+    let password = record(s.id, AuthenticatorKey::Password, Method::Password, 10);
+    let totp = record(s.id, AuthenticatorKey::Totp, Method::Otp, 11);
     let mut tx = store.begin().await.unwrap();
     tx.sessions().insert(&s).await.unwrap();
     tx.sessions().add_record(&totp).await.unwrap();

@@ -14,7 +14,7 @@ on_both_backends!(
 
 async fn a_dropped_transaction_leaves_nothing_behind(store: Store) {
     let alice = user("alice");
-    let totp = enrollment(alice.id, Authenticator::Totp);
+    let totp = enrollment(alice.id, AuthenticatorKey::Totp);
     {
         let mut tx = store.begin().await.unwrap();
         tx.users().insert(&alice).await.unwrap();
