@@ -528,3 +528,148 @@ async fn deactivation_shows_in_status_and_refuses_account_removal() {
         again.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_verification_key_is_created_at_enrollment_only_after_the_local_check() {
+    let server = RefServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let args = |uv: &'static str, capable: bool| {
+        let mut args = vec![
+            "--uv-provider".to_owned(),
+            "test".to_owned(),
+            "enroll".to_owned(),
+            "--server".to_owned(),
+            server.base.clone(),
+            "--login".to_owned(),
+            "alice".to_owned(),
+            "--password-stdin".to_owned(),
+            "--uv".to_owned(),
+            uv.to_owned(),
+        ];
+        if capable {
+            args.push("--biometric-capable".to_owned());
+        }
+        args
+    };
+    let stdin = format!("{PASSWORD}\n");
+    let run_with = |args: Vec<String>, uv: &'static str| {
+        let stdin = stdin.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            verify(home, &args, &stdin, &[("GATEHOUSE_VERIFY_TEST_UV", uv)]).await
+        }
+    };
+
+    let not_capable = run_with(args("biometric", false), "pass").await;
+    assert!(
+        !not_capable.ok && not_capable.stderr.contains("--biometric-capable"),
+        "{}",
+        not_capable.stderr
+    );
+    let failed = run_with(args("biometric", true), "fail").await;
+    assert!(
+        !failed.ok && failed.stderr.contains("user verification failed"),
+        "{}",
+        failed.stderr
+    );
+    let unavailable = run_with(args("any", true), "unavailable").await;
+    assert!(
+        !unavailable.ok && unavailable.stderr.contains("unavailable"),
+        "{}",
+        unavailable.stderr
+    );
+    assert_eq!(
+        server.enrollment_count(),
+        0,
+        "nothing is registered without a passing check"
+    );
+
+    let ok = run_with(args("biometric", true), "pass").await;
+    assert!(ok.ok, "{}", ok.stderr);
+    let status = json(&verify(home, &["status", "--json"], "", &[]).await);
+    assert_eq!(status["user_verification"], "biometric");
+    assert_eq!(status["server"]["user_verification"], "biometric");
+    let enrollment = status["enrollment_id"].as_str().unwrap().to_owned();
+    assert!(server.enrollment(&enrollment).uv.is_some());
+
+    // The key works at once: a biometric push is approved with it.
+    let mut daemon = DaemonProcess::start(home, &[("GATEHOUSE_VERIFY_TEST_UV", "pass")]).await;
+    let (jws, id) = server.challenge(&ChallengeSpec::push(&enrollment).uv(UserVerificationLevel::Biometric));
+    server.queue_push(&enrollment, &jws);
+    daemon.expect_line("push: sign-in to Vault").await;
+    let approved = verify(home, &["approve"], "", &[("GATEHOUSE_VERIFY_TEST_UV", "pass")]).await;
+    assert!(approved.ok, "{}", approved.stderr);
+    assert_eq!(
+        server.wait_answer(&id).await.decision,
+        Ok("verified:biometric".to_owned())
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pin_provider_gates_an_any_key_from_enrollment_to_approval() {
+    let server = RefServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    // Standard input: the password, the new PIN twice, then the PIN to unlock the new key.
+    let run = verify(
+        home,
+        &[
+            "enroll",
+            "--server",
+            &server.base,
+            "--login",
+            "alice",
+            "--password-stdin",
+            "--uv",
+            "any",
+        ],
+        &format!("{PASSWORD}\n2468\n2468\n2468\n"),
+        &[],
+    )
+    .await;
+    assert!(run.ok, "{}", run.stderr);
+    let status = json(&verify(home, &["status", "--json"], "", &[]).await);
+    assert_eq!(status["uv_provider"], "pin");
+    assert_eq!(status["user_verification"], "any");
+    let enrollment = status["enrollment_id"].as_str().unwrap().to_owned();
+
+    let mut daemon = DaemonProcess::start(home, &[]).await;
+    let any_push = ChallengeSpec::push(&enrollment).uv(UserVerificationLevel::Any);
+    let (jws, id) = server.challenge(&any_push);
+    server.queue_push(&enrollment, &jws);
+    daemon.expect_line("push: sign-in to Vault").await;
+    let wrong = verify(home, &["--uv-provider", "pin", "approve"], "1111\n", &[]).await;
+    assert!(
+        !wrong.ok && wrong.stderr.contains("user verification failed"),
+        "{}",
+        wrong.stderr
+    );
+    assert_eq!(
+        server.wait_answer(&id).await.decision,
+        Ok("UserVerificationFailed".to_owned())
+    );
+
+    let (jws, id) = server.challenge(&any_push);
+    server.queue_push(&enrollment, &jws);
+    daemon.expect_line("push: sign-in to Vault").await;
+    let approved = verify(home, &["--uv-provider", "pin", "approve"], "2468\n", &[]).await;
+    assert!(approved.ok, "{}", approved.stderr);
+    assert_eq!(
+        server.wait_answer(&id).await.decision,
+        Ok("verified:any".to_owned())
+    );
+
+    // A PIN-gated key does not meet a biometric requirement.
+    let (jws, id) = server.challenge(&ChallengeSpec::push(&enrollment).uv(UserVerificationLevel::Biometric));
+    server.queue_push(&enrollment, &jws);
+    daemon.expect_line("push: sign-in to Vault").await;
+    let weak = verify(home, &["--uv-provider", "pin", "approve"], "2468\n", &[]).await;
+    assert!(!weak.ok, "{}", weak.stdout);
+    assert_eq!(
+        server.wait_answer(&id).await.decision,
+        Ok("UserVerificationUnavailable { biometric_capable: false }".to_owned())
+    );
+    daemon.stop().await;
+}
