@@ -5,13 +5,15 @@
 // until the flow succeeds and hands back the redirect to the gateway's callback.
 //
 // Usage: GATEHOUSE_BIN=… GATEHOUSE_SSO_BIN=… node e2e/sso/against-gatehouse.mjs
+// Exit status: 0 passed, 3 the engine cannot sign in yet (its OIDC or flow routes answer 404; the
+// suite prints a SKIPPED banner), anything else failed.
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { Browser, admin, startGateway, waitFor } from './lib.mjs';
+import { Browser, admin, startGateway } from './lib.mjs';
 
 const ENGINE = 'http://localhost:8080';
 const DEMO = {
@@ -32,6 +34,26 @@ function totp(base32, now = Date.now()) {
   return String(n % 1_000_000).padStart(6, '0');
 }
 
+/** Exit code telling e2e/suites/sso.sh that the engine cannot sign in yet (part skipped). */
+const SKIPPED = 3;
+
+class EngineNotReady extends Error {}
+
+/** Waits until anything answers HTTP at `url` (any status); returns that answer. */
+async function firstAnswer(url, exited, logs, timeoutMs = 60000) {
+  const start = Date.now();
+  let gone = false;
+  exited.then(() => { gone = true; });
+  for (;;) {
+    try {
+      return await fetch(url, { redirect: 'manual' });
+    } catch { /* not listening yet */ }
+    if (gone) throw new Error(`gatehouse serve --demo exited before answering:\n${logs.join('')}`);
+    if (Date.now() - start > timeoutMs) throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${logs.join('')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function startEngine() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-'));
   const logs = [];
@@ -39,17 +61,50 @@ async function startEngine() {
   child.stdout.on('data', (d) => logs.push(d.toString()));
   child.stderr.on('data', (d) => logs.push(d.toString()));
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  await Promise.race([
-    waitFor(`${ENGINE}/.well-known/openid-configuration`, { timeoutMs: 60000 }),
-    exited.then((code) => { throw new Error(`gatehouse serve --demo exited (${code}):\n${logs.join('')}`); }),
-  ]);
-  return {
+  const engine = {
     logs,
     async stop() {
-      if (child.exitCode === null) { child.kill('SIGTERM'); await exited; }
+      if (child.exitCode === null && child.signalCode === null) { child.kill('SIGTERM'); await exited; }
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  try {
+    const discovery = await firstAnswer(`${ENGINE}/.well-known/openid-configuration`, exited, logs);
+    if (discovery.status === 404) throw new EngineNotReady('GET /.well-known/openid-configuration answers 404');
+    assert.equal(discovery.status, 200, `discovery: HTTP ${discovery.status}`);
+  } catch (e) {
+    await engine.stop();
+    throw e;
+  }
+  return engine;
+}
+
+/**
+ * Whether the engine can run a sign-in: its authorize endpoint sends the `sso-gateway` client to
+ * `/signin/{flow_id}`, and the flow API answers for that flow. A missing route (404) means that
+ * part of the engine is not built yet; anything else wrong is a failure, reported by the run.
+ */
+async function probeSignIn() {
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: 'sso-gateway',
+    redirect_uri: 'http://127.0.0.1:8090/okta-login/acme-corp',
+    scope: 'openid',
+    state: 'probe-state',
+    nonce: 'probe-nonce',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+  const authorize = await fetch(`${ENGINE}/oauth2/authorize?${q}`, { redirect: 'manual' });
+  if (authorize.status === 404) throw new EngineNotReady('GET /oauth2/authorize answers 404');
+  const location = authorize.headers.get('location') ?? '';
+  const flow = location.match(/\/signin\/([^/?#]+)/);
+  if (!flow) return; // not the expected redirect: let the real run fail with the details
+  const state = await fetch(`${ENGINE}/api/v1/flows/${flow[1]}`, { headers: { accept: 'application/json' } });
+  const text = await state.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  if (state.status === 404 && json === undefined) throw new EngineNotReady(`GET /api/v1/flows/{id} answers 404 (${text || 'no body'})`);
 }
 
 /** Drives a Gatehouse sign-in flow until it succeeds; returns its redirect. */
@@ -76,7 +131,11 @@ async function completeFlow(browser, flowId, login) {
       const r = named('select-authenticator');
       const option = (r.options ?? []).find((o) => (o.authenticator?.key ?? o.authenticator ?? o.key) === 'password');
       if (!option) throw new Error(`no password option: ${JSON.stringify(state)}`);
-      name = 'select-authenticator'; body = { authenticator: 'password', ...option };
+      // The choice names the authenticator by key (and method, and enrollment id when given).
+      name = 'select-authenticator';
+      body = { authenticator: 'password' };
+      if (option.authenticator?.method ?? option.method) body.method = option.authenticator?.method ?? option.method;
+      if (option.id) body.id = option.id;
     } else if (named('skip')) {
       name = 'skip'; body = {};
     } else {
@@ -114,6 +173,7 @@ async function main() {
   const engine = await startEngine();
   let gw;
   try {
+    await probeSignIn();
     gw = await startGateway({ port: 8090, args: ['--demo'] });
     const check = await admin(gw, 'POST', '/admin/tenants/acme-corp/test');
     assert.equal(check.json?.ok, true, `connection test: ${check.text}`);
@@ -128,7 +188,9 @@ async function main() {
     assert.equal(bob.project_id, alice.project_id);
     console.log(`ok: alice (owner) and bob (member) signed in through Gatehouse; project ${alice.project_id}`);
   } catch (e) {
-    console.error(`gatehouse-sso logs:\n${gw?.logs.join('') ?? ''}\ngatehouse logs:\n${engine.logs.join('')}`);
+    if (!(e instanceof EngineNotReady)) {
+      console.error(`gatehouse-sso logs:\n${gw?.logs.join('') ?? ''}\ngatehouse logs:\n${engine.logs.join('')}`);
+    }
     throw e;
   } finally {
     await gw?.stop();
@@ -137,6 +199,10 @@ async function main() {
 }
 
 main().catch((e) => {
+  if (e instanceof EngineNotReady) {
+    console.error(`the Gatehouse engine cannot sign in yet: ${e.message}`);
+    process.exit(SKIPPED);
+  }
   console.error(e);
   process.exit(1);
 });
