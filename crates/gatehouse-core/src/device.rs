@@ -13,9 +13,10 @@
 //! - [`proof`]: the time and audience checks of the device's signed requests (registration proof
 //!   and per-request proofs).
 //!
-//! The identifiers and values below ([`ChallengeId`], [`Nonce`], [`EnrollmentId`],
-//! [`KeyThumbprint`], [`Origin`], [`UserVerification`]) are built only through `parse`, so the
+//! The identifiers below ([`ChallengeId`], [`Nonce`], [`EnrollmentId`], [`KeyThumbprint`],
+//! [`Origin`]) are built only through `parse` (refusals are [`CoreError::Invalid`]), so the
 //! canonical messages built from them are unambiguous (no value can contain a line break).
+//! [`UserVerification`] is the policy language's level, compared with [`Satisfies`].
 //! Wire formats live in `gatehouse_api::device`; signature verification is
 //! `gatehouse_crypto::pop`; the protocol is `docs/verify-protocol.md`.
 
@@ -25,6 +26,8 @@ pub mod proof;
 pub mod uv_key;
 
 use std::fmt;
+
+use crate::CoreError;
 
 pub use challenge::{
     AnswerCheck, AnswerDecision, AnswerOutcome, AnswerRefusal, AnswerResult, CHALLENGE_LIFETIME_SECONDS,
@@ -41,61 +44,19 @@ pub use proof::{
 };
 pub use uv_key::{UvKeyDecision, UvKeyFlowContext, UvKeyRefusal, check_user_verification_key};
 
-/// A value from the wire that does not have the form the device rules require.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeviceInputError {
-    #[error("{what} `{value}` must be {min} to {max} characters of `A-Z a-z 0-9 - . _ ~`")]
-    BadToken {
-        what: &'static str,
-        value: String,
-        min: usize,
-        max: usize,
-    },
-    #[error("`{0}` is not an origin of the form `http(s)://host[:port]`")]
-    BadOrigin(String),
-    #[error("user verification `{0}` is not one of `none`, `any`, `biometric`")]
-    BadUserVerification(String),
-    #[error("`{value}` is not a known {what}")]
-    UnknownName { what: &'static str, value: String },
-}
+/// User-verification levels, ordered `none` < `any` (PIN or biometric) < `biometric`: the policy
+/// language's type, so device records and verification records speak the same levels.
+pub use gatehouse_policy::UserVerification;
 
-/// How strongly the user was verified on the device. Ordered: `none` < `any` (PIN or biometric)
-/// < `biometric`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum UserVerification {
-    None,
-    Any,
-    Biometric,
-}
-
-impl UserVerification {
-    pub const ALL: [Self; 3] = [Self::None, Self::Any, Self::Biometric];
-
-    /// The wire name: `none`, `any` or `biometric`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Any => "any",
-            Self::Biometric => "biometric",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Self, DeviceInputError> {
-        Self::ALL
-            .into_iter()
-            .find(|level| level.as_str() == text)
-            .ok_or_else(|| DeviceInputError::BadUserVerification(text.to_owned()))
-    }
-
+/// Comparing user-verification levels.
+pub trait Satisfies {
     /// Whether a verification at this level meets a requirement of `required`.
-    pub fn satisfies(self, required: Self) -> bool {
-        self >= required
-    }
+    fn satisfies(self, required: Self) -> bool;
 }
 
-impl fmt::Display for UserVerification {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl Satisfies for UserVerification {
+    fn satisfies(self, required: Self) -> bool {
+        self >= required
     }
 }
 
@@ -119,16 +80,15 @@ macro_rules! token_type {
             /// Longest accepted value, in characters.
             pub const MAX_LEN: usize = $max;
 
-            pub fn parse(text: &str) -> Result<Self, DeviceInputError> {
+            pub fn parse(text: &str) -> Result<Self, CoreError> {
                 if is_token(text, $min, $max) {
                     Ok(Self(text.to_owned()))
                 } else {
-                    Err(DeviceInputError::BadToken {
-                        what: $what,
-                        value: text.chars().take(64).collect(),
-                        min: $min,
-                        max: $max,
-                    })
+                    Err(CoreError::invalid(
+                        $what,
+                        text,
+                        format!("it must be {} to {} characters of `A-Z a-z 0-9 - . _ ~`", $min, $max),
+                    ))
                 }
             }
 
@@ -169,8 +129,8 @@ pub struct Origin(String);
 
 impl Origin {
     /// Parses an origin exactly as a browser sends it in the `Origin` header.
-    pub fn parse(text: &str) -> Result<Self, DeviceInputError> {
-        let bad = || DeviceInputError::BadOrigin(text.chars().take(200).collect());
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
+        let bad = || CoreError::invalid("origin", text, "it must have the form `http(s)://host[:port]`");
         let (scheme, rest) = text.split_once("://").ok_or_else(bad)?;
         let scheme = scheme.to_ascii_lowercase();
         let default_port = match scheme.as_str() {
@@ -190,10 +150,10 @@ impl Origin {
     }
 
     /// The origin of a URL (its scheme and authority; path, query and fragment are dropped).
-    pub fn of_url(url: &str) -> Result<Self, DeviceInputError> {
+    pub fn of_url(url: &str) -> Result<Self, CoreError> {
         let (scheme, rest) = url
             .split_once("://")
-            .ok_or_else(|| DeviceInputError::BadOrigin(url.chars().take(200).collect()))?;
+            .ok_or_else(|| CoreError::invalid("URL", url, "it must start with `http://` or `https://`"))?;
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let authority = rest.get(..end).unwrap_or(rest);
         Self::parse(&format!("{scheme}://{authority}"))
@@ -312,8 +272,9 @@ mod tests {
         let err = EnrollmentId::parse("has space").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "enrollment id `has space` must be 1 to 128 characters of `A-Z a-z 0-9 - . _ ~`"
+            "enrollment id `has space` is not valid: it must be 1 to 128 characters of `A-Z a-z 0-9 - . _ ~`"
         );
+        assert_eq!(err.field(), Some("enrollment id"));
     }
 
     #[test]
@@ -322,9 +283,7 @@ mod tests {
         assert!(Biometric.satisfies(Any) && Biometric.satisfies(None) && Any.satisfies(None));
         assert!(!Any.satisfies(Biometric) && !None.satisfies(Any));
         for level in UserVerification::ALL {
-            assert_eq!(UserVerification::parse(level.as_str()).unwrap(), level);
             assert!(level.satisfies(level));
         }
-        assert!(UserVerification::parse("pin").is_err());
     }
 }

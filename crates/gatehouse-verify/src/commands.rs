@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gatehouse_api::device::{EnrollmentRequest, KeyStorage, RegistrationClaims, UserVerificationLevel};
-use gatehouse_core::device::{ChallengeKind, EnrollmentId, Origin, UserVerification};
+use gatehouse_core::device::{ChallengeKind, EnrollmentId, Origin, Satisfies as _, UserVerification};
 use serde_json::json;
 
 use crate::cli::{EnrollArgs, KeystoreKind, UvChoice};

@@ -9,8 +9,7 @@ use gatehouse_api::device::{
     self as wire, CHALLENGE_AUDIENCE, ChallengeClaims, RegistrationClaims, RequestProofClaims, jws_type,
 };
 use gatehouse_core::device::{
-    AnswerResult, ChallengeBinding, ChallengeId, ChallengeKind, DeviceInputError, Nonce, Origin,
-    UserVerification,
+    AnswerResult, ChallengeBinding, ChallengeId, ChallengeKind, Nonce, Origin, UserVerification,
 };
 use gatehouse_crypto::{Audience, CryptoError, Jwks, JwtExpectations, P256PublicKey, SigningAlgorithm};
 use serde::Serialize;
@@ -134,7 +133,7 @@ pub fn verify_challenge(
 }
 
 /// The canonical binding a challenge's claims describe.
-pub fn binding_of(claims: &ChallengeClaims) -> Result<ChallengeBinding, DeviceInputError> {
+pub fn binding_of(claims: &ChallengeClaims) -> Result<ChallengeBinding, gatehouse_core::CoreError> {
     Ok(ChallengeBinding {
         id: ChallengeId::parse(&claims.jti)?,
         kind: kind_to_core(claims.kind),

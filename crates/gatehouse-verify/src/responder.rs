@@ -14,7 +14,7 @@
 use gatehouse_api::device::{AnswerSignatures, ChallengeAnswer};
 use gatehouse_core::device::{
     AnswerResult, ChallengeKind, DeviceAnswer, EnrollmentId, KeyThumbprint, NewUserVerificationKey, Origin,
-    UserVerification,
+    Satisfies as _, UserVerification,
 };
 
 use crate::error::VerifyError;
@@ -276,7 +276,7 @@ impl Responder<'_> {
         number: Option<u32>,
         new_key: Option<(&StoredUvKey, gatehouse_api::device::UserVerificationKey)>,
     ) -> Result<ChallengeAnswer, VerifyError> {
-        let bad = |e: gatehouse_core::device::DeviceInputError| VerifyError::corrupt("enrollment.json", e);
+        let bad = |e: gatehouse_core::CoreError| VerifyError::corrupt("enrollment.json", e);
         let user_verification = uv_key.map_or(UserVerification::None, |k| uv_to_core(k.level));
         let core_answer = DeviceAnswer {
             challenge_id: challenge.binding.id.clone(),

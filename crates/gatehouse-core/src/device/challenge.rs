@@ -13,7 +13,8 @@
 use std::fmt;
 
 use super::lifecycle::{DeviceRefusal, Standing};
-use super::{ChallengeId, DeviceInputError, EnrollmentId, KeyThumbprint, Nonce, Origin, UserVerification};
+use super::{ChallengeId, EnrollmentId, KeyThumbprint, Nonce, Origin, Satisfies as _, UserVerification};
+use crate::CoreError;
 
 /// How long a challenge may be answered after it is issued.
 pub const CHALLENGE_LIFETIME_SECONDS: u64 = 120;
@@ -46,14 +47,14 @@ impl ChallengeKind {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, DeviceInputError> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == text)
-            .ok_or_else(|| DeviceInputError::UnknownName {
-                what: "challenge kind",
-                value: text.to_owned(),
-            })
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text).ok_or_else(|| {
+            CoreError::invalid(
+                "challenge kind",
+                text,
+                "it is not one of `fastpass`, `push`, `enroll_user_verification`",
+            )
+        })
     }
 }
 
@@ -158,14 +159,15 @@ impl AnswerResult {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, DeviceInputError> {
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
         Self::ALL
             .into_iter()
             .find(|r| r.as_str() == text)
-            .ok_or_else(|| DeviceInputError::UnknownName {
-                what: "answer result",
-                value: text.to_owned(),
-            })
+            .ok_or_else(|| CoreError::invalid(
+                    "answer result",
+                    text,
+                    "it is not one of `approve`, `deny`, `user_verification_unavailable`, `user_verification_failed`, `register_user_verification_key`",
+                ))
     }
 
     /// Whether a device may give this result to a challenge of `kind`.

@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use super::DeviceInputError;
+use crate::CoreError;
 
 /// The status of a registered device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,14 +36,14 @@ impl DeviceStatus {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, DeviceInputError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| DeviceInputError::UnknownName {
-                what: "device status",
-                value: text.to_owned(),
-            })
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text).ok_or_else(|| {
+            CoreError::invalid(
+                "device status",
+                text,
+                "it is not one of `active`, `suspended`, `deactivated`",
+            )
+        })
     }
 }
 
@@ -70,14 +70,15 @@ impl EnrollmentStatus {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, DeviceInputError> {
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
         match text {
             "active" => Ok(Self::Active),
             "inactive" => Ok(Self::Inactive),
-            _ => Err(DeviceInputError::UnknownName {
-                what: "enrollment status",
-                value: text.to_owned(),
-            }),
+            _ => Err(CoreError::invalid(
+                "enrollment status",
+                text,
+                "it is not `active` or `inactive`",
+            )),
         }
     }
 }
@@ -113,14 +114,14 @@ impl LifecycleAction {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, DeviceInputError> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.as_str() == text)
-            .ok_or_else(|| DeviceInputError::UnknownName {
-                what: "lifecycle action",
-                value: text.to_owned(),
-            })
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text).ok_or_else(|| {
+            CoreError::invalid(
+                "lifecycle action",
+                text,
+                "it is not one of `activate`, `deactivate`, `suspend`, `unsuspend`, `delete`",
+            )
+        })
     }
 
     /// The system log event type recorded for this action: `device.lifecycle.{action}`.
