@@ -483,8 +483,11 @@ pub async fn answer_pending(
     let result = prepared.result;
     let note = prepared.note.clone();
     let sent = daemon::send_answer(home, record.clone(), keystore.as_ref(), prepared).await;
-    // The push is used up whatever the server said (single use).
-    home.remove(PENDING_PUSH_FILE)?;
+    // The push is used up whatever the server decided (single use); only when the server could
+    // not be reached is it kept, so the person can answer again.
+    if !matches!(sent, Err(VerifyError::Unreachable { .. })) {
+        home.remove(PENDING_PUSH_FILE)?;
+    }
     sent?;
     use gatehouse_core::device::AnswerResult as R;
     match result {

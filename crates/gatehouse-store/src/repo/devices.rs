@@ -37,7 +37,7 @@ fn device_from_row(row: &Row) -> Result<Device, StoreError> {
         key_storage: row.parse("key_storage", KeyStorage::parse)?,
         pop_public_key: row.text("pop_public_key")?,
         uv_public_key: row.opt_text("uv_public_key")?,
-        uv_level: row.opt_parse("uv_level", UserVerification::parse)?,
+        uv_level: row.opt_parse("uv_level", str::parse::<UserVerification>)?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
         last_seen_at: row.opt_time("last_seen_at")?,

@@ -533,7 +533,7 @@ async fn devices_and_their_enrollments(store: Store) {
     let mut deactivated = laptop.clone();
     deactivated.status = DeviceStatus::Deactivated;
     deactivated.uv_public_key = Some("{}".into());
-    deactivated.uv_level = Some(gatehouse_core::device::UserVerification::Biometric);
+    deactivated.uv_level = Some(UserVerification::Biometric);
     let mut tx = store.begin().await.unwrap();
     assert!(tx.devices().update(&deactivated).await.unwrap());
     assert_eq!(
