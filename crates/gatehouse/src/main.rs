@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod policy;
+mod serve;
+mod telemetry;
 
 /// Gatehouse: a self-hostable identity engine with expressive authentication policies.
 #[derive(Debug, Parser)]
@@ -22,11 +24,20 @@ struct Cli {
 enum Command {
     /// Work with policy files: check, simulate, import from Okta.
     Policy(policy::PolicyArgs),
+    /// Run the engine (OIDC provider, sign-in flows, admin API) on HTTP.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Policy(args) => policy::run(args),
+        Command::Serve(args) => serve::run(args),
     }
+}
+
+/// Prints `gatehouse: MESSAGE` on standard error.
+fn report_error(message: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "gatehouse: {message}");
 }

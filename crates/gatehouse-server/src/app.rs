@@ -1,0 +1,68 @@
+//! The router (every area's routes merged under one state) and [`serve`], which runs it on a
+//! bound listener until the shutdown signal, then finishes the requests in flight.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::get;
+use gatehouse_store::Store;
+use tokio::net::TcpListener;
+
+use crate::{AppState, Clock, Config, ServerError, admin, demo, flow, health, oidc};
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .merge(admin::router())
+        .merge(oidc::router())
+        .merge(flow::router())
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// What start-up did, for the banner.
+#[derive(Debug)]
+pub struct Started {
+    pub state: AppState,
+    /// The demo organisation was seeded now.
+    pub seeded_demo: bool,
+    /// The admin token created at this start (first start only), to print once.
+    pub new_admin_token: Option<String>,
+}
+
+/// Opens the database (migrating it), builds the state, seeds the demo organisation when asked
+/// and the database is empty, and creates the first admin token.
+pub async fn start(config: Config, clock: Clock) -> Result<Started, ServerError> {
+    let store = Store::connect(&config.database_url).await?;
+    let demo = config.demo;
+    let configured_token = config.admin_token.clone();
+    let state = AppState::build(config, store, clock).await?;
+    let seeded_demo = if demo {
+        demo::seed_if_empty(&state).await?
+    } else {
+        false
+    };
+    let new_admin_token =
+        admin::tokens::ensure_initial(state.store(), configured_token.as_deref(), state.now()).await?;
+    Ok(Started {
+        state,
+        seeded_demo,
+        new_admin_token,
+    })
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves; requests in flight are finished.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let app = router(state.clone());
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    state.store().close().await;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Password hashing off the async threads: argon2id (OWASP parameters by default) runs in
+//! `spawn_blocking`, at most as many at once as there are cores, so a burst of sign-ins neither
+//! stalls the runtime nor holds more than `permits × 19 MiB` of hash memory.
+
+use std::sync::Arc;
+
+use gatehouse_crypto::{PasswordHasher, PasswordParams};
+use tokio::sync::Semaphore;
+
+use crate::error::ServerError;
+
+/// The shared password hasher.
+#[derive(Debug, Clone)]
+pub struct Passwords {
+    hasher: Arc<PasswordHasher>,
+    permits: Arc<Semaphore>,
+}
+
+/// Passwords shorter than this are refused.
+pub const MIN_LENGTH: usize = 8;
+/// Passwords longer than this are refused (hashing cost is bounded anyway; this bounds the input).
+pub const MAX_LENGTH: usize = 256;
+
+impl Passwords {
+    /// A hasher with `params`, allowing `concurrency` hashes at once (at least one).
+    pub fn new(params: PasswordParams, concurrency: usize) -> Result<Self, ServerError> {
+        let hasher = PasswordHasher::new(params).map_err(ServerError::Crypto)?;
+        Ok(Self {
+            hasher: Arc::new(hasher),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        })
+    }
+
+    /// OWASP parameters, one permit per available core.
+    pub fn owasp() -> Result<Self, ServerError> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self::new(PasswordParams::default(), cores)
+    }
+
+    /// Checks a new password's length: 8 to 256 characters. Returns the reason when refused.
+    pub fn check_policy(password: &str) -> Result<(), String> {
+        let length = password.chars().count();
+        if length < MIN_LENGTH {
+            return Err(format!("a password needs at least {MIN_LENGTH} characters"));
+        }
+        if length > MAX_LENGTH {
+            return Err(format!("a password may have at most {MAX_LENGTH} characters"));
+        }
+        Ok(())
+    }
+
+    /// Hashes `password` into a PHC string.
+    pub async fn hash(&self, password: String) -> Result<String, ServerError> {
+        let hasher = Arc::clone(&self.hasher);
+        self.run(move || hasher.hash(&password).map_err(ServerError::Crypto))
+            .await?
+    }
+
+    /// Whether `password` matches the PHC string `phc`.
+    pub async fn verify(&self, password: String, phc: String) -> Result<bool, ServerError> {
+        let hasher = Arc::clone(&self.hasher);
+        self.run(move || hasher.verify(&password, &phc)).await
+    }
+
+    /// Spends the time of one verification and answers `false`: for logins that do not exist.
+    pub async fn verify_unknown(&self, password: String) -> Result<bool, ServerError> {
+        let hasher = Arc::clone(&self.hasher);
+        self.run(move || hasher.verify_unknown(&password)).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServerError> {
+        let _permit = self.permits.acquire().await.map_err(|_| ServerError::Shutdown)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| ServerError::Shutdown)
+    }
+}

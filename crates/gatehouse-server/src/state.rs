@@ -1,0 +1,129 @@
+//! [`AppState`]: what every request shares. Cheap to clone (one `Arc`).
+//!
+//! Each area keeps its own state beside the common parts: `oidc` its signing keys, `flow` its
+//! delivery channels and in-memory helpers; they are built once at start by [`AppState::build`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatehouse_crypto::Keyring;
+use gatehouse_oidc::Issuer;
+use gatehouse_policy::PolicySet;
+use gatehouse_store::Store;
+use tokio::sync::RwLock;
+
+use crate::passwords::Passwords;
+use crate::{Clock, Config, ServerError, directory, flow, oidc};
+
+/// How long a compiled policy set is trusted before it is read again. Writes on this node
+/// invalidate it at once; the bound covers writes made by other nodes on the same database.
+const POLICY_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// The shared state of the server.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    store: Store,
+    clock: Clock,
+    passwords: Passwords,
+    keyring: Keyring,
+    issuer: Issuer,
+    policies: RwLock<Option<(Arc<PolicySet>, Instant)>>,
+    oidc: oidc::OidcState,
+    flow: flow::FlowState,
+}
+
+impl AppState {
+    /// Builds the state over an opened store: loads the master keyring, the signing keys
+    /// (generating them on first start) and each area's state.
+    pub async fn build(config: Config, store: Store, clock: Clock) -> Result<Self, ServerError> {
+        let issuer = Issuer::parse(&config.issuer).map_err(|e| ServerError::Config {
+            what: format!("issuer `{}`", config.issuer),
+            reason: e.to_string(),
+        })?;
+        let keyring = crate::secrets::load_keyring(&config.master_key)?;
+        let concurrency = if config.password_concurrency == 0 {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        } else {
+            config.password_concurrency
+        };
+        let passwords = Passwords::new(config.password, concurrency)?;
+        let oidc = oidc::OidcState::load(&store, &keyring, &clock).await?;
+        let flow = flow::FlowState::new(&config)?;
+        Ok(Self(Arc::new(Inner {
+            config,
+            store,
+            clock,
+            passwords,
+            keyring,
+            issuer,
+            policies: RwLock::new(None),
+            oidc,
+            flow,
+        })))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.0.clock.now()
+    }
+
+    pub fn passwords(&self) -> &Passwords {
+        &self.0.passwords
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.0.keyring
+    }
+
+    pub fn issuer(&self) -> &Issuer {
+        &self.0.issuer
+    }
+
+    pub fn oidc(&self) -> &oidc::OidcState {
+        &self.0.oidc
+    }
+
+    pub fn flow(&self) -> &flow::FlowState {
+        &self.0.flow
+    }
+
+    /// The stored policies, compiled. Read from the database at most every couple of seconds,
+    /// and again at once after [`AppState::policies_changed`].
+    pub async fn policies(&self) -> Result<Arc<PolicySet>, ServerError> {
+        if let Some((set, loaded)) = self.0.policies.read().await.as_ref()
+            && loaded.elapsed() < POLICY_CACHE_TTL
+        {
+            return Ok(Arc::clone(set));
+        }
+        let mut slot = self.0.policies.write().await;
+        if let Some((set, loaded)) = slot.as_ref()
+            && loaded.elapsed() < POLICY_CACHE_TTL
+        {
+            return Ok(Arc::clone(set));
+        }
+        let set = Arc::new(directory::compile(&self.0.store).await?);
+        *slot = Some((Arc::clone(&set), Instant::now()));
+        Ok(set)
+    }
+
+    /// Drops the cached policies: call after any write to policies, rules, zones or the apps'
+    /// policy assignment.
+    pub async fn policies_changed(&self) {
+        *self.0.policies.write().await = None;
+    }
+}

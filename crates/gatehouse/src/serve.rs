@@ -1,0 +1,165 @@
+//! `gatehouse serve`: the engine on HTTP, with its database, keys and (optionally) the demo
+//! organisation.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use gatehouse_server::config::{DeliveryConfig, LockoutConfig, MasterKeySource};
+use gatehouse_server::{Clock, Config};
+
+/// Run the engine: OIDC provider, sign-in flows, admin API.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "GATEHOUSE_LISTEN")]
+    listen: SocketAddr,
+    /// Public base URL: the OIDC issuer, cookie and WebAuthn origin (WebAuthn needs a host name).
+    #[arg(long, default_value = "http://localhost:8080", env = "GATEHOUSE_ISSUER")]
+    issuer: String,
+    /// `postgres://…` for PostgreSQL; otherwise a SQLite file, created when missing.
+    #[arg(long, default_value = "./gatehouse.db", env = "GATEHOUSE_DATABASE_URL")]
+    database_url: String,
+    /// Seed the demo organisation (DESIGN section 12) when the database is empty.
+    #[arg(long)]
+    demo: bool,
+    /// The master keyring sealing secrets at rest, as `kid:base64key[,…]` (first key active).
+    #[arg(long, env = "GATEHOUSE_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+    /// File holding the master keyring when GATEHOUSE_MASTER_KEY is not set; created with a new
+    /// key and mode 0600 when missing.
+    #[arg(long, default_value = "./gatehouse.key", env = "GATEHOUSE_MASTER_KEY_FILE")]
+    master_key_file: PathBuf,
+    /// The admin API token to create at first start (default: a random one, printed once).
+    #[arg(long, env = "GATEHOUSE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, default_value_t = 19_456, env = "GATEHOUSE_PASSWORD_MEMORY_KIB")]
+    password_memory_kib: u32,
+    /// argon2id iterations (OWASP: 2).
+    #[arg(long, default_value_t = 2, env = "GATEHOUSE_PASSWORD_ITERATIONS")]
+    password_iterations: u32,
+    /// Wrong answers in a row before a user is locked out.
+    #[arg(long, default_value_t = 10, env = "GATEHOUSE_LOCKOUT_FAILURES")]
+    lockout_failures: u32,
+    /// Minutes a lockout lasts unless an admin unlocks the user first.
+    #[arg(long, default_value_t = 15, env = "GATEHOUSE_LOCKOUT_MINUTES")]
+    lockout_minutes: u64,
+    /// Directory where every email and SMS is written as a JSON file (the default delivery).
+    #[arg(long, default_value = "./gatehouse-outbox", env = "GATEHOUSE_OUTBOX_DIR")]
+    outbox_dir: PathBuf,
+    /// Send email through this SMTP relay (`smtp://user:pass@host:587`, `smtps://…`).
+    #[arg(long, env = "GATEHOUSE_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The From: address of email.
+    #[arg(
+        long,
+        default_value = "Gatehouse <no-reply@localhost>",
+        env = "GATEHOUSE_EMAIL_FROM"
+    )]
+    email_from: String,
+    /// POST every SMS as JSON `{"to","text"}` to this URL.
+    #[arg(long, env = "GATEHOUSE_SMS_WEBHOOK")]
+    sms_webhook: Option<String>,
+}
+
+impl ServeArgs {
+    fn config(self) -> Config {
+        let mut config = Config::new(self.database_url);
+        config.listen = self.listen;
+        config.issuer = self.issuer.trim_end_matches('/').to_owned();
+        config.demo = self.demo;
+        config.master_key = match self.master_key {
+            Some(spec) => MasterKeySource::Spec(spec),
+            None => MasterKeySource::File(self.master_key_file),
+        };
+        config.admin_token = self.admin_token;
+        config.password.memory_kib = self.password_memory_kib;
+        config.password.iterations = self.password_iterations;
+        config.lockout = LockoutConfig {
+            max_failures: self.lockout_failures,
+            duration: std::time::Duration::from_secs(self.lockout_minutes.saturating_mul(60)),
+        };
+        config.delivery = DeliveryConfig {
+            outbox_dir: Some(self.outbox_dir),
+            smtp_url: self.smtp_url,
+            email_from: self.email_from,
+            sms_webhook: self.sms_webhook,
+        };
+        config
+    }
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    crate::telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            crate::report_error(&format!("cannot start the runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args.config())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            crate::report_error(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let issuer = config.issuer.clone();
+    let demo = config.demo;
+    let started = gatehouse_server::start(config, Clock::System).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+    if demo {
+        if started.seeded_demo {
+            println!(
+                "{}",
+                gatehouse_server::demo::banner(&issuer, started.new_admin_token.as_deref())
+            );
+        } else {
+            println!(
+                "Gatehouse: the database already holds data; the demo organisation was not seeded again."
+            );
+            println!("{}", gatehouse_server::demo::banner(&issuer, None));
+        }
+    } else if let Some(token) = &started.new_admin_token {
+        println!("Gatehouse: created the first admin API token (shown once): {token}");
+    }
+    println!("Gatehouse listening on http://{local} (issuer {issuer})");
+    tracing::info!(%local, %issuer, "listening");
+    gatehouse_server::serve(listener, started.state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
