@@ -20,7 +20,8 @@
 //! - `health`: `/healthz`.
 //! - `admin`: the admin API under `/api/v1` and its OpenAPI document.
 //! - `oidc`: the OpenID Connect provider endpoints and signing keys.
-//! - `flow`: sign-in flows (the interaction API), sessions and the sign-in page.
+//! - `session`: global sessions — the `gh_session` cookie, the live session of a request, ending.
+//! - `flow`: sign-in flows (the interaction API) and the sign-in page.
 
 pub mod admin;
 mod app;
@@ -35,6 +36,7 @@ mod health;
 pub mod oidc;
 pub mod passwords;
 pub mod secrets;
+pub mod session;
 mod state;
 
 pub use app::{Started, router, serve, start};
