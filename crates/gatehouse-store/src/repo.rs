@@ -17,6 +17,7 @@ mod log;
 mod policies;
 mod sessions;
 mod settings;
+mod sign_in;
 mod users;
 mod zones;
 
@@ -31,6 +32,7 @@ pub use log::{Log, LogFilter};
 pub use policies::Policies;
 pub use sessions::Sessions;
 pub use settings::Settings;
+pub use sign_in::SignInFailures;
 pub use users::{UserFilter, Users};
 pub use zones::Zones;
 

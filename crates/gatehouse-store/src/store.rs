@@ -12,7 +12,7 @@ use crate::StoreError;
 use crate::backend::{self, Dialect, Pools, TxInner};
 use crate::repo::{
     AccessRules, AdminTokens, Apps, Devices, Enrollments, Flows, Groups, Log, Policies, Sessions, Settings,
-    Users, Zones,
+    SignInFailures, Users, Zones,
 };
 use crate::sql::{InTx, Pooled};
 
@@ -127,4 +127,6 @@ repositories! {
     admin_tokens: AdminTokens,
     /// Installation settings.
     settings: Settings,
+    /// Consecutive failed sign-in verifications, for lock-out.
+    sign_in_failures: SignInFailures,
 }

@@ -13,12 +13,20 @@ use crate::StoreError;
 use crate::sql::{Param, Query, Row, Sql};
 
 /// The PostgreSQL migrations, in order; twins of the SQLite ones (same versions and names).
-pub(crate) const MIGRATIONS: &[MigrationFile] = &[MigrationFile {
-    version: 1,
-    description: "initial schema",
-    file: "0001_initial.sql",
-    sql: include_str!("../../migrations/postgres/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile {
+        version: 1,
+        description: "initial schema",
+        file: "0001_initial.sql",
+        sql: include_str!("../../migrations/postgres/0001_initial.sql"),
+    },
+    MigrationFile {
+        version: 2,
+        description: "sign-in failures",
+        file: "0002_sign_in.sql",
+        sql: include_str!("../../migrations/postgres/0002_sign_in.sql"),
+    },
+];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {
     let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url {

@@ -17,12 +17,20 @@ use crate::sql::{Param, Query, Row, Sql};
 
 /// The SQLite migrations, in order. To add one: create `migrations/sqlite/NNNN_name.sql` and
 /// append it here (and its PostgreSQL twin in `postgres.rs`). Never edit an applied one.
-pub(crate) const MIGRATIONS: &[MigrationFile] = &[MigrationFile {
-    version: 1,
-    description: "initial schema",
-    file: "0001_initial.sql",
-    sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile {
+        version: 1,
+        description: "initial schema",
+        file: "0001_initial.sql",
+        sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
+    },
+    MigrationFile {
+        version: 2,
+        description: "sign-in failures",
+        file: "0002_sign_in.sql",
+        sql: include_str!("../../migrations/sqlite/0002_sign_in.sql"),
+    },
+];
 
 pub(crate) async fn connect(url: &str) -> Result<SqlitePool, StoreError> {
     let path = url

@@ -15,6 +15,7 @@ mod log;
 mod migrations;
 mod policies;
 mod sessions;
+mod sign_in;
 mod transactions;
 
 /// Declares tests written once as `async fn NAME(store: Store)` and runs each on both backends:
