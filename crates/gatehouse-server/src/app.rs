@@ -9,7 +9,7 @@ use axum::routing::get;
 use gatehouse_store::Store;
 use tokio::net::TcpListener;
 
-use crate::{AppState, Clock, Config, ServerError, admin, demo, flow, health, oidc};
+use crate::{AppState, Clock, Config, ServerError, admin, dashboard, demo, flow, health, oidc};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -18,6 +18,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(oidc::router())
         .merge(flow::router())
+        .merge(dashboard::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -4,23 +4,58 @@
 //! Its contract with `oidc`: the authorize endpoint calls [`start`] with the validated request;
 //! the flow evaluates the app's policy at once (a live session may already satisfy it) and
 //! answers with a flow to interact with, a completed sign-in's redirect, or a denial's redirect.
+//!
+//! Layout:
+//! - `data`: the flow's stored state.
+//! - `engine`: the policy evaluation of a flow and the choice of the next remediation.
+//! - `steps`: each remediation's answer checked; what to write collected as `Work`.
+//! - `commit`: one transaction per step (effects, session, code, the flow under its version).
+//! - `view`: the JSON state clients see.
+//! - `delivery`: email and SMS (outbox, SMTP, webhook).
+//! - `page`: the sign-in page and its script.
 
 use std::net::IpAddr;
 
+use axum::Json;
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use gatehouse_core::model::{Application, FlowId};
 use gatehouse_oidc::AuthorizationRequest;
+use gatehouse_policy::KeepSignedIn;
+use serde_json::Value;
 
 use crate::session::LiveSession;
 use crate::{ApiError, AppState, Config, ServerError};
 
+pub mod commit;
+pub mod data;
+pub mod delivery;
+pub mod engine;
+mod page;
+pub use page::secure_headers;
+pub mod steps;
+pub mod view;
+
+use data::{FlowApp, FlowData, Identity, Pending, Purpose, Status};
+
 /// The flows' state: delivery channels.
 #[derive(Debug)]
-pub struct FlowState {}
+pub struct FlowState {
+    delivery: delivery::Delivery,
+}
 
 impl FlowState {
-    pub fn new(_config: &Config) -> Result<Self, ServerError> {
-        Ok(Self {})
+    pub fn new(config: &Config) -> Result<Self, ServerError> {
+        Ok(Self {
+            delivery: delivery::Delivery::new(&config.delivery)?,
+        })
+    }
+
+    pub fn delivery(&self) -> &delivery::Delivery {
+        &self.delivery
     }
 }
 
@@ -56,18 +91,287 @@ pub enum Started {
 
 /// Starts a sign-in for an authorization request.
 pub async fn start(
-    _state: &AppState,
-    _session: Option<LiveSession>,
-    _start: FlowStart,
+    state: &AppState,
+    session: Option<LiveSession>,
+    start: FlowStart,
 ) -> Result<Started, ApiError> {
-    Err(ApiError::new(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        "not_ready",
-        "sign-in flows are not available yet",
-    ))
+    let session = session.filter(|_| !start.force_login);
+    let data = FlowData {
+        status: Status::InProgress,
+        purpose: Purpose::Authorize {
+            request: start.request,
+        },
+        app: FlowApp {
+            id: Some(start.app.id),
+            client_id: start.app.client_id.as_str().to_owned(),
+            name: start.app.name.as_str().to_owned(),
+        },
+        step_up: start.step_up,
+        client_ip: start.client_ip.to_canonical().to_string(),
+        user_agent: start.user_agent,
+        session_id: session.as_ref().map(|s| s.session.id),
+        identity: session.as_ref().map(|s| Identity {
+            login: s.user.login.as_str().to_owned(),
+            user_id: Some(s.user.id),
+            keep_signed_in: s.session.keep_signed_in,
+        }),
+        records: Vec::new(),
+        pending: Pending::Identify,
+        current: None,
+        messages: Vec::new(),
+        redirect: None,
+        rule: None,
+    };
+    begin(state, data, start.interaction_allowed).await
+}
+
+/// Starts a sign-in to Gatehouse's own pages, returning to `return_to` (a local path).
+pub async fn start_dashboard(
+    state: &AppState,
+    return_to: &str,
+    client_ip: IpAddr,
+    user_agent: Option<String>,
+) -> Result<Started, ApiError> {
+    let data = FlowData {
+        status: Status::InProgress,
+        purpose: Purpose::Dashboard {
+            return_to: return_to.to_owned(),
+        },
+        app: FlowApp {
+            id: None,
+            client_id: DASHBOARD_CLIENT.to_owned(),
+            name: "Gatehouse".to_owned(),
+        },
+        step_up: gatehouse_policy::StepUp::default(),
+        client_ip: client_ip.to_canonical().to_string(),
+        user_agent,
+        session_id: None,
+        identity: None,
+        records: Vec::new(),
+        pending: Pending::Identify,
+        current: None,
+        messages: Vec::new(),
+        redirect: None,
+        rule: None,
+    };
+    begin(state, data, true).await
+}
+
+/// The client id Gatehouse's own pages sign in as: its sign-ins use the policy that lists it,
+/// or else the `dashboard` app's policy.
+pub const DASHBOARD_CLIENT: &str = "gatehouse";
+
+async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) -> Result<Started, ApiError> {
+    let id = FlowId::from_uuid(uuid::Uuid::new_v4());
+    let policies = state.policies().await?;
+    if data.identity.is_some() {
+        let mut work = steps::Work {
+            subject: engine::Subject::load(state, &data).await?,
+            ..steps::Work::default()
+        };
+        steps::decide(state, id, &mut data, &policies, &mut work, state.now())?;
+        if let Some(satisfied_by) = work.allow.take() {
+            let now = state.now();
+            let mut tx = state.store().begin().await?;
+            for effect in std::mem::take(&mut work.effects) {
+                if let steps::Effect::Log(event) = effect {
+                    event.append(&mut tx, now).await?;
+                }
+            }
+            match commit::finish(state, &mut tx, &mut data, &work, &policies, &satisfied_by, now).await {
+                Ok(_) => {}
+                Err(commit::CommitError::Server(e)) => return Err(e.into()),
+                Err(commit::CommitError::Conflict) => {
+                    return Err(ApiError::conflict("conflict", "the sign-in changed; try again"));
+                }
+            }
+            tx.commit().await?;
+            return Ok(Started::Complete {
+                redirect: data.redirect.unwrap_or_default(),
+            });
+        }
+        if data.status == Status::Denied {
+            commit::insert(state, id, &data, work.effects).await?;
+            return Ok(Started::Denied {
+                redirect: data.redirect.unwrap_or_default(),
+            });
+        }
+        if !interaction_allowed {
+            return Ok(Started::InteractionRequired {
+                login_required: false,
+            });
+        }
+        commit::insert(state, id, &data, work.effects).await?;
+        deliver(state, &work.outgoing).await;
+        return Ok(Started::Interaction(id));
+    }
+    if !interaction_allowed {
+        return Ok(Started::InteractionRequired { login_required: true });
+    }
+    commit::insert(state, id, &data, Vec::new()).await?;
+    Ok(Started::Interaction(id))
+}
+
+async fn deliver(state: &AppState, outgoing: &[delivery::Outgoing]) {
+    for message in outgoing {
+        if let Err(e) = state.flow().delivery().send(message, state.clock()).await {
+            tracing::error!(error = %e, "delivering a one-time code failed");
+        }
+    }
 }
 
 /// The flows' routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/flows/{flow_id}", get(get_flow))
+        .route("/api/v1/flows/{flow_id}/{remediation}", post(post_step))
+        .merge(page::router())
+}
+
+/// An answer of the flow API: the state, with the status DESIGN section 5 gives.
+fn answer(status: StatusCode, body: Value, cookie: Option<HeaderValue>) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(cookie) = cookie {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn parse_flow_id(text: &str) -> Result<FlowId, ApiError> {
+    FlowId::parse(text).map_err(|_| ApiError::not_found("flow"))
+}
+
+/// Loads a flow: 404 when unknown, 410 (with the expired state) when expired.
+async fn load(
+    state: &AppState,
+    id: FlowId,
+) -> Result<Result<(gatehouse_core::model::Flow, FlowData), Response>, ApiError> {
+    let Some(flow) = state.store().flows().get(id).await? else {
+        return Err(ApiError::not_found("flow"));
+    };
+    if flow.is_expired(state.now()) {
+        return Ok(Err(answer(StatusCode::GONE, view::expired(id), None)));
+    }
+    let data: FlowData = serde_json::from_value(flow.state.clone()).map_err(|e| {
+        ApiError::from(ServerError::Corrupt {
+            what: format!("flow {id}"),
+            reason: e.to_string(),
+        })
+    })?;
+    Ok(Ok((flow, data)))
+}
+
+/// The state as the client sees it.
+pub async fn render(state: &AppState, id: FlowId, data: &FlowData) -> Result<Value, ApiError> {
+    let policies = state.policies().await?;
+    let subject = engine::Subject {
+        user: None,
+        ..engine::Subject::default()
+    };
+    let rule = engine::session_rule(&policies, data, &subject);
+    let totp_setup = match &data.current {
+        Some(data::Current::Enroll {
+            totp_secret_sealed: Some(sealed),
+            ..
+        }) => {
+            let secret = steps::enrolling_totp(state, id, sealed)?;
+            let totp = gatehouse_crypto::Totp::new(&secret, gatehouse_crypto::TotpParams::default())
+                .map_err(ServerError::Crypto)?;
+            let account = data
+                .identity
+                .as_ref()
+                .map(|i| i.login.replace(':', "_"))
+                .unwrap_or_else(|| "user".to_owned());
+            let uri = totp
+                .otpauth_uri("Gatehouse", &account)
+                .map_err(ServerError::Crypto)?;
+            Some((secret.to_base32(), uri))
+        }
+        _ => None,
+    };
+    Ok(view::render(
+        id,
+        data,
+        &view::ViewOptions {
+            flow: rule.flow,
+            keep_signed_in_allowed: rule.keep_signed_in == KeepSignedIn::Allowed,
+            totp_setup: totp_setup.as_ref().map(|(s, u)| (s.as_str(), u.as_str())),
+        },
+    ))
+}
+
+async fn get_flow(State(state): State<AppState>, Path(flow_id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_flow_id(&flow_id)?;
+    let (_, data) = match load(&state, id).await? {
+        Ok(loaded) => loaded,
+        Err(expired) => return Ok(expired),
+    };
+    let body = render(&state, id, &data).await?;
+    Ok(answer(StatusCode::OK, body, None))
+}
+
+async fn post_step(
+    State(state): State<AppState>,
+    Path((flow_id, remediation)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_flow_id(&flow_id)?;
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(serde_json::Map::new())
+    } else {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the answer as JSON with `Content-Type: application/json`",
+            ));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid_json(format!("the body is not JSON: {e}")))?
+    };
+    if !body.is_object() {
+        return Err(ApiError::invalid_json("the body must be a JSON object"));
+    }
+    for attempt in 0..3 {
+        let (flow, mut data) = match load(&state, id).await? {
+            Ok(loaded) => loaded,
+            Err(expired) => return Ok(expired),
+        };
+        if data.status != Status::InProgress {
+            let body = render(&state, id, &data).await?;
+            return Ok(answer(StatusCode::OK, body, None));
+        }
+        let policies = state.policies().await?;
+        let mut work = match steps::apply(&state, id, &mut data, &policies, &remediation, &body).await {
+            Ok(work) => work,
+            Err(steps::StepError::BadJson(message)) => return Err(ApiError::invalid_json(message)),
+            Err(steps::StepError::Server(e)) => return Err(e.into()),
+        };
+        match commit::commit(&state, &flow, &mut data, &mut work, &policies).await {
+            Ok(cookie) => {
+                deliver(&state, &work.outgoing).await;
+                let body = render(&state, id, &data).await?;
+                return Ok(answer(StatusCode::OK, body, cookie));
+            }
+            Err(commit::CommitError::Conflict) if attempt < 2 => continue,
+            Err(commit::CommitError::Conflict) => {
+                return Err(ApiError::conflict(
+                    "conflict",
+                    "this sign-in was changed by another request; reload it",
+                ));
+            }
+            Err(commit::CommitError::Server(e)) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        "conflict",
+        "this sign-in was changed by another request; reload it",
+    ))
 }

@@ -18,6 +18,7 @@
 //!   and `apply`, which writes a policy file into the database.
 //! - `demo`: the demo organisation of DESIGN section 12.
 //! - `health`: `/healthz`.
+//! - `dashboard`: the end-user dashboard `/app`.
 //! - `admin`: the admin API under `/api/v1` and its OpenAPI document.
 //! - `oidc`: the OpenID Connect provider endpoints and signing keys.
 //! - `session`: global sessions — the `gh_session` cookie, the live session of a request, ending.
@@ -28,6 +29,7 @@ mod app;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod directory;
 mod error;

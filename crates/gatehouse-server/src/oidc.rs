@@ -40,9 +40,11 @@ pub struct CompletedSignIn {
 }
 
 /// Issues the authorization code for a completed sign-in and returns the redirect back to the
-/// client (`code`, `state`, `iss`).
+/// client (`code`, `state`, `iss`). The code is written inside the flow's transaction, which
+/// also stores the session, so a crash never leaves one without the other.
 pub async fn complete_authorization(
     _state: &AppState,
+    _tx: &mut Tx,
     _request: &AuthorizationRequest,
     _signed_in: &CompletedSignIn,
 ) -> Result<String, ServerError> {

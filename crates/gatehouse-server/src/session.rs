@@ -8,6 +8,7 @@ use gatehouse_core::model::{
     Actor, EndReason, Outcome, Session, SessionId, User, VerificationRecord, event_types,
 };
 use gatehouse_crypto::digest;
+use gatehouse_store::Tx;
 use jiff::Timestamp;
 
 use crate::audit::Event;
@@ -91,21 +92,50 @@ pub async fn end(
 ) -> Result<bool, ServerError> {
     let now = state.now();
     let mut tx = state.store().begin().await?;
+    let ended = end_in(&mut tx, id, reason, actor, now).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// [`end`] inside a caller's transaction (a lock-out, a deactivation).
+pub async fn end_in(
+    tx: &mut Tx,
+    id: SessionId,
+    reason: EndReason,
+    actor: Actor,
+    now: Timestamp,
+) -> Result<bool, ServerError> {
     let Some(session) = tx.sessions().get(id).await? else {
         return Ok(false);
     };
     let ended = tx.sessions().end(id, reason, now).await?;
     if ended {
-        crate::oidc::on_session_end(&mut tx, id, now).await?;
+        crate::oidc::on_session_end(tx, id, now).await?;
         Event::new(event_types::USER_SESSION_END, actor, Outcome::Success)
             .user(session.user_id)
             .detail("session_id", id.to_string())
             .detail("reason", reason.as_str())
-            .append(&mut tx, now)
+            .append(tx, now)
             .await?;
     }
-    tx.commit().await?;
     Ok(ended)
+}
+
+/// Ends every open session of a user inside a caller's transaction; returns how many.
+pub async fn end_all_of_user_in(
+    tx: &mut Tx,
+    user: gatehouse_core::model::UserId,
+    reason: EndReason,
+    actor: Actor,
+    now: Timestamp,
+) -> Result<u64, ServerError> {
+    let mut count = 0;
+    for session in tx.sessions().open_of_user(user).await? {
+        if end_in(tx, session.id, reason, actor.clone(), now).await? {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 /// The `Set-Cookie` value that stores `token`; persistent until `expires` when given (keep me

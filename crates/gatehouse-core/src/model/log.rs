@@ -122,6 +122,10 @@ pub mod types {
     pub const USER_CREATE: KnownType = EventType::known("user.lifecycle.create");
     pub const USER_UPDATE: KnownType = EventType::known("user.lifecycle.update");
     pub const USER_ACTIVATE: KnownType = EventType::known("user.lifecycle.activate");
+    pub const USER_AUTH_IDENTIFY: KnownType = EventType::known("user.authentication.identify");
+    pub const USER_AUTH_VERIFY: KnownType = EventType::known("user.authentication.verify");
+    pub const USER_AUTH_SIGN_IN: KnownType = EventType::known("user.authentication.sign_in");
+    pub const USER_AUTH_CANCEL: KnownType = EventType::known("user.authentication.cancel");
     pub const USER_SUSPEND: KnownType = EventType::known("user.lifecycle.suspend");
     pub const USER_UNSUSPEND: KnownType = EventType::known("user.lifecycle.unsuspend");
     pub const USER_UNLOCK: KnownType = EventType::known("user.lifecycle.unlock");
@@ -168,6 +172,10 @@ pub mod types {
         USER_CREATE,
         USER_UPDATE,
         USER_ACTIVATE,
+        USER_AUTH_IDENTIFY,
+        USER_AUTH_VERIFY,
+        USER_AUTH_SIGN_IN,
+        USER_AUTH_CANCEL,
         USER_SUSPEND,
         USER_UNSUSPEND,
         USER_UNLOCK,

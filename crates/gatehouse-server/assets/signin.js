@@ -1,0 +1,179 @@
+// The sign-in page: renders the flow state of /api/v1/flows/{id} and posts each answer back,
+// exactly as any other client of the flow API does (DESIGN section 5). No inline code, no
+// third-party assets: everything is built with DOM calls so the CSP can stay strict.
+'use strict';
+
+(function () {
+  const flowId = document.body.dataset.flowId;
+  const api = (path) => `/api/v1/flows/${encodeURIComponent(flowId)}${path}`;
+  const content = document.getElementById('content');
+  const messages = document.getElementById('messages');
+  const title = document.getElementById('title');
+  const appLine = document.getElementById('app');
+
+  const LABELS = {
+    password: 'Password', email: 'Email code', phone: 'Text message code', totp: 'Authenticator app code',
+    webauthn: 'Security key or passkey', device: 'Gatehouse Verify', smart_card: 'Smart card', idp: 'Identity provider',
+  };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === 'text') node.textContent = value;
+      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? '' : value);
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  function showMessages(list) {
+    messages.replaceChildren(...(list || []).map((m) => el('p', { class: m.level === 'error' ? 'error' : 'info', text: m.text })));
+  }
+
+  async function call(method, path, body) {
+    const res = await fetch(api(path), {
+      method,
+      credentials: 'same-origin',
+      headers: body ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    let json = null;
+    try { json = await res.json(); } catch (_) { /* not JSON */ }
+    if (res.status === 404) return { status: 'unknown', messages: [{ level: 'error', text: 'This sign-in does not exist. Go back to the application and start again.' }], remediation: [] };
+    if (!json) return { status: 'error', messages: [{ level: 'error', text: `The server answered ${res.status}. Try again.` }], remediation: [] };
+    if (json.error) return { status: 'in_progress', messages: [{ level: 'error', text: json.message }], remediation: current ? current.remediation : [] };
+    return json;
+  }
+
+  let current = null;
+
+  function field(f, autofocus) {
+    const id = `f-${f.name}`;
+    if (f.type === 'boolean') {
+      return el('label', { class: 'check', for: id }, el('input', { type: 'checkbox', id, name: f.name }), f.label || f.name);
+    }
+    const type = f.type === 'secret' ? 'password' : (f.name === 'phone_number' ? 'tel' : 'text');
+    const autocomplete = { login: 'username', password: f.label === 'New password' ? 'new-password' : 'current-password', code: 'one-time-code', phone_number: 'tel' }[f.name];
+    return el('div', null,
+      el('label', { for: id, text: f.label || f.name }),
+      el('input', { type, id, name: f.name, required: f.required, autocomplete, autofocus, inputmode: f.name === 'code' ? 'numeric' : undefined }));
+  }
+
+  function form(name, fields, submitLabel, extra) {
+    const node = el('form', { novalidate: true });
+    fields.forEach((f, i) => node.append(field(f, i === 0)));
+    if (extra) node.append(extra);
+    node.append(el('button', { type: 'submit', text: submitLabel }));
+    node.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const body = {};
+      for (const f of fields) {
+        const input = node.elements.namedItem(f.name);
+        if (!input) continue;
+        body[f.name] = f.type === 'boolean' ? input.checked : input.value;
+      }
+      await step(name, body);
+    });
+    return node;
+  }
+
+  function optionLabel(o) {
+    return o.label || LABELS[o.authenticator.key] || o.authenticator.key;
+  }
+
+  function render(state) {
+    current = state;
+    showMessages(state.messages);
+    if (state.app) appLine.textContent = `to continue to ${state.app.name}`;
+    const rems = state.remediation || [];
+    const named = (n) => rems.find((r) => r.name === n);
+    const parts = [];
+    if (state.status === 'success' && state.redirect) {
+      title.textContent = 'Signed in';
+      parts.push(el('p', { text: 'Taking you back to the application…' }));
+      content.replaceChildren(...parts);
+      window.location.assign(state.redirect);
+      return;
+    }
+    if (state.status === 'denied') {
+      title.textContent = 'Sign-in stopped';
+      if (state.redirect) parts.push(el('p', null, el('a', { href: state.redirect, text: 'Back to the application' })));
+      content.replaceChildren(...parts);
+      return;
+    }
+    if (state.status === 'expired' || state.status === 'unknown') {
+      title.textContent = 'Sign-in expired';
+      content.replaceChildren();
+      return;
+    }
+    if (state.user) parts.push(el('p', { class: 'muted', text: state.user.login }));
+    const identify = named('identify') || named('identify-password');
+    if (identify) {
+      title.textContent = 'Sign in';
+      parts.push(form(identify.name, identify.fields, 'Next'));
+    }
+    const challenge = named('challenge-authenticator');
+    if (challenge) {
+      const key = challenge.authenticator.key;
+      title.textContent = key === 'password' ? 'Enter your password' : `Verify with ${(LABELS[key] || key).toLowerCase()}`;
+      if (challenge.sent_to) parts.push(el('p', { class: 'muted', text: `We sent a code to ${challenge.sent_to}.` }));
+      parts.push(form('challenge-authenticator', challenge.fields, 'Verify'));
+    }
+    const enroll = named('enroll-authenticator');
+    if (enroll) {
+      const key = enroll.authenticator.key;
+      title.textContent = `Set up ${(LABELS[key] || key).toLowerCase()}`;
+      if (enroll.totp) {
+        parts.push(el('p', { text: 'Add this key to your authenticator app, then enter the code it shows.' }));
+        parts.push(el('code', { class: 'secret', text: enroll.totp.secret }));
+        parts.push(el('p', null, el('a', { href: enroll.totp.otpauth_uri, text: 'Open in an authenticator app on this device' })));
+      }
+      if (enroll.sent_to) parts.push(el('p', { class: 'muted', text: `We sent a code to ${enroll.sent_to}.` }));
+      parts.push(form('enroll-authenticator', enroll.fields, 'Continue'));
+    }
+    const select = named('select-authenticator');
+    if (select) {
+      if (!challenge) title.textContent = 'Verify it is you';
+      parts.push(el('h2', { text: challenge ? 'Verify with something else' : 'Choose how to verify' }));
+      const list = el('ul', { class: 'options' });
+      for (const o of select.options) {
+        const isCurrent = challenge && challenge.authenticator.key === o.authenticator.key && challenge.authenticator.method === o.authenticator.method;
+        if (isCurrent) continue;
+        list.append(el('li', null, el('button', {
+          type: 'button', class: 'secondary', text: optionLabel(o),
+          onclick: () => step('select-authenticator', { authenticator: o.authenticator.key, method: o.authenticator.method, id: o.id }),
+        })));
+      }
+      parts.push(list);
+    }
+    const selectEnroll = named('select-enroll');
+    if (selectEnroll) {
+      if (!enroll) title.textContent = 'Set up a way to verify';
+      parts.push(el('p', { class: 'muted', text: 'This application needs a way of verifying that you have not set up yet.' }));
+      const list = el('ul', { class: 'options' });
+      for (const o of selectEnroll.options) {
+        list.append(el('li', null, el('button', {
+          type: 'button', class: 'secondary', text: `Set up ${optionLabel(o).toLowerCase()}`,
+          onclick: () => step('select-enroll', { authenticator: o.authenticator.key }),
+        })));
+      }
+      parts.push(list);
+    }
+    const actions = el('div', { class: 'actions' });
+    if (named('back')) actions.append(el('button', { type: 'button', class: 'link', text: 'Back to sign in', onclick: () => step('back', {}) }));
+    if (named('cancel')) actions.append(el('button', { type: 'button', class: 'link', text: 'Cancel', onclick: () => step('cancel', {}) }));
+    parts.push(actions);
+    content.replaceChildren(...parts);
+    const first = content.querySelector('input');
+    if (first) first.focus();
+  }
+
+  async function step(name, body) {
+    for (const button of content.querySelectorAll('button')) button.disabled = true;
+    render(await call('POST', `/${name}`, body));
+  }
+
+  call('GET', '').then(render);
+})();

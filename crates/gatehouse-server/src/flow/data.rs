@@ -1,0 +1,198 @@
+//! A flow's stored state: the JSON the `flows` table keeps between steps. Any node reads it,
+//! decides the next step and writes it back under the flow's version (optimistic concurrency).
+//!
+//! Secrets never sit here in the clear: a TOTP seed being enrolled is sealed with the keyring, a
+//! one-time code is kept as a SHA-256 digest.
+
+use gatehouse_core::model::{AppId, DeviceId, EnrollmentId, RecordId, SessionId, UserId};
+use gatehouse_oidc::AuthorizationRequest;
+use gatehouse_policy::{AuthenticatorKey, EnrollOption, Method, Proof, StepOption, StepUp};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Everything a flow remembers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlowData {
+    pub status: Status,
+    pub purpose: Purpose,
+    pub app: FlowApp,
+    #[serde(default)]
+    pub step_up: StepUp,
+    pub client_ip: String,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// The live session the flow started with: its records count (within their windows).
+    #[serde(default)]
+    pub session_id: Option<SessionId>,
+    /// Who is signing in, once identified.
+    #[serde(default)]
+    pub identity: Option<Identity>,
+    /// Verifications made in this flow, oldest first.
+    #[serde(default)]
+    pub records: Vec<FlowRecord>,
+    /// What the policy asks for now.
+    pub pending: Pending,
+    /// The challenge or enrollment in progress.
+    #[serde(default)]
+    pub current: Option<Current>,
+    /// Messages of the last step.
+    #[serde(default)]
+    pub messages: Vec<Message>,
+    /// Where the browser goes when the flow has ended (`success` or `denied`).
+    #[serde(default)]
+    pub redirect: Option<String>,
+    /// The rule that decided last (for the log and the page).
+    #[serde(default)]
+    pub rule: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    InProgress,
+    Success,
+    Denied,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Success => "success",
+            Self::Denied => "denied",
+        }
+    }
+}
+
+/// Why the flow runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    /// An OpenID Connect authorization request: on success, a code for the client.
+    Authorize { request: AuthorizationRequest },
+    /// Signing in to Gatehouse's own pages (`/app`): on success, back to `return_to`.
+    Dashboard { return_to: String },
+}
+
+/// The application being signed in to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlowApp {
+    pub id: Option<AppId>,
+    pub client_id: String,
+    pub name: String,
+}
+
+/// Who is signing in. `user_id` is `None` for a login that does not exist (or may not sign in):
+/// the flow goes on exactly as for a real one and fails at the end (DESIGN section 4.4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Identity {
+    pub login: String,
+    pub user_id: Option<UserId>,
+    #[serde(default)]
+    pub keep_signed_in: bool,
+}
+
+/// A verification made in this flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlowRecord {
+    pub id: RecordId,
+    pub authenticator: AuthenticatorKey,
+    pub method: Method,
+    #[serde(default)]
+    pub enrollment_id: Option<EnrollmentId>,
+    #[serde(default)]
+    pub device_id: Option<DeviceId>,
+    pub verified_at: Timestamp,
+    pub proof: Proof,
+}
+
+/// What the policy asks for now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Pending {
+    /// The login (and, password-first, the password).
+    Identify,
+    /// One of these verifications.
+    Verify { options: Vec<StepOption> },
+    /// Enrolling one of these first.
+    Enroll { options: Vec<EnrollOption> },
+    /// Nothing: the flow has ended.
+    Done,
+}
+
+/// The challenge or enrollment in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Current {
+    Challenge {
+        authenticator: AuthenticatorKey,
+        method: Method,
+        #[serde(default)]
+        enrollment_id: Option<EnrollmentId>,
+        /// Email and SMS: the code sent.
+        #[serde(default)]
+        otp: Option<SentCode>,
+    },
+    Enroll {
+        authenticator: AuthenticatorKey,
+        method: Method,
+        /// TOTP: the new seed, sealed under the keyring (associated data: the flow).
+        #[serde(default)]
+        totp_secret_sealed: Option<String>,
+        /// Phone: the number the code went to.
+        #[serde(default)]
+        phone: Option<String>,
+        #[serde(default)]
+        otp: Option<SentCode>,
+    },
+}
+
+/// A one-time code sent by email or SMS.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentCode {
+    /// SHA-256 hex of `flow id:code`.
+    pub digest: String,
+    pub expires_at: Timestamp,
+    pub attempts: u32,
+    /// Where it went, masked (`a•••@example.com`).
+    pub sent_to: String,
+}
+
+/// A message for the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub level: String,
+    pub code: String,
+    pub text: String,
+}
+
+impl Message {
+    pub fn error(code: &str, text: impl Into<String>) -> Self {
+        Self {
+            level: "error".to_owned(),
+            code: code.to_owned(),
+            text: text.into(),
+        }
+    }
+
+    pub fn info(code: &str, text: impl Into<String>) -> Self {
+        Self {
+            level: "info".to_owned(),
+            code: code.to_owned(),
+            text: text.into(),
+        }
+    }
+}
+
+/// The messages the flow speaks; fixed wording, shared by known and unknown logins.
+pub mod messages {
+    pub const INVALID_CREDENTIALS: (&str, &str) =
+        ("invalid_credentials", "The username or password is not correct.");
+    pub const INVALID_CODE: (&str, &str) = ("invalid_code", "That code is not valid.");
+    pub const CODE_EXPIRED: (&str, &str) =
+        ("code_expired", "That code has expired. A new one has been sent.");
+    pub const TOO_MANY_ATTEMPTS: (&str, &str) = (
+        "too_many_attempts",
+        "Too many wrong codes. A new one has been sent.",
+    );
+}

@@ -1,0 +1,455 @@
+//! Sign-in flows through the flow API (DESIGN section 5), driven over HTTP against a real server,
+//! starting from the dashboard `/app` (which needs no OIDC client).
+
+use std::time::Duration;
+
+use gatehouse_core::model::{Actor, UserStatus};
+use gatehouse_crypto::{Totp, TotpParams, TotpSecret};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{Options, TestServer};
+
+/// A browser: cookies kept, redirects not followed.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Browser {
+    pub fn new(server: &TestServer) -> Self {
+        Self {
+            client: server.client(),
+            base: server.base.clone(),
+        }
+    }
+
+    /// Opens `/app` and returns the flow id it redirects to.
+    pub async fn start_dashboard(&self) -> String {
+        let res = self
+            .client
+            .get(format!("{}/app", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            303,
+            "GET /app without a session redirects to the sign-in page"
+        );
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        location
+            .strip_prefix("/signin/")
+            .expect("redirect to /signin/{id}")
+            .to_owned()
+    }
+
+    pub async fn state(&self, flow: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .get(format!("{}/api/v1/flows/{flow}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap())
+    }
+
+    pub async fn post(&self, flow: &str, name: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}/api/v1/flows/{flow}/{name}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap())
+    }
+}
+
+pub fn remediation<'a>(state: &'a Value, name: &str) -> Option<&'a Value> {
+    state["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+}
+
+pub fn names(state: &Value) -> Vec<String> {
+    state["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn message_codes(state: &Value) -> Vec<String> {
+    state["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn totp_code(secret_base32: &str, server: &TestServer) -> String {
+    let secret = TotpSecret::from_base32(secret_base32).unwrap();
+    let totp = Totp::new(&secret, TotpParams::default()).unwrap();
+    totp.generate(u64::try_from(server.clock.now().as_second()).unwrap())
+}
+
+#[tokio::test]
+async fn alice_signs_in_to_the_dashboard_with_her_password() {
+    let server = TestServer::demo().await;
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+
+    let (status, state) = browser.state(&flow).await;
+    assert_eq!(status, 200);
+    assert_eq!(state["status"], "in_progress");
+    let identify = remediation(&state, "identify").expect("identifier-first starts with identify");
+    let fields: Vec<&str> = identify["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["login", "keep_signed_in"]);
+
+    let (_, state) = browser.post(&flow, "identify", json!({"login": "Alice"})).await;
+    assert_eq!(state["user"]["login"], "Alice");
+    let challenge = remediation(&state, "challenge-authenticator").unwrap();
+    assert_eq!(challenge["authenticator"]["key"], "password");
+
+    let (status, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "wrong-password"}),
+        )
+        .await;
+    assert_eq!(status, 200, "a wrong answer is a message, not an HTTP error");
+    assert_eq!(message_codes(&state), ["invalid_credentials"]);
+    assert_eq!(state["status"], "in_progress");
+
+    let res = browser
+        .client
+        .post(format!(
+            "{}/api/v1/flows/{flow}/challenge-authenticator",
+            browser.base
+        ))
+        .json(&json!({"password": "correct-horse-battery"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("gh_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Max-Age"),
+        "not persistent without keep-signed-in: {cookie}"
+    );
+    let state: Value = res.json().await.unwrap();
+    assert_eq!(state["status"], "success");
+    assert_eq!(state["redirect"], "/app");
+
+    let page = browser
+        .client
+        .get(format!("{}/app", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Signed in as alice"));
+
+    // A finished flow keeps answering with its final state.
+    let (_, again) = browser.state(&flow).await;
+    assert_eq!(again["status"], "success");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_login_sees_the_same_screens_and_the_same_failure() {
+    let server = TestServer::demo().await;
+    let mut seen = Vec::new();
+    for login in ["alice", "nobody-here"] {
+        let browser = Browser::new(&server);
+        let flow = browser.start_dashboard().await;
+        let (_, identified) = browser.post(&flow, "identify", json!({"login": login})).await;
+        let (_, failed) = browser
+            .post(
+                &flow,
+                "challenge-authenticator",
+                json!({"password": "not-the-password"}),
+            )
+            .await;
+        let strip = |mut v: Value| {
+            v["flow_id"] = Value::Null;
+            v["user"] = Value::Null;
+            if let Some(rems) = v["remediation"].as_array_mut() {
+                for r in rems {
+                    if let Some(a) = r.get_mut("authenticator") {
+                        a["id"] = Value::Null;
+                    }
+                }
+            }
+            v
+        };
+        seen.push((strip(identified), strip(failed)));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "known and unknown logins must be indistinguishable"
+    );
+    assert_eq!(message_codes(&seen[1].1), ["invalid_credentials"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_user_out_until_the_lockout_ends() {
+    let server = TestServer::start(Options {
+        configure: |c| c.lockout.max_failures = 3,
+        ..Options::default()
+    })
+    .await;
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    browser.post(&flow, "identify", json!({"login": "bob"})).await;
+    for _ in 0..3 {
+        browser
+            .post(&flow, "challenge-authenticator", json!({"password": "guess"}))
+            .await;
+    }
+    let bob = server
+        .state
+        .store()
+        .users()
+        .by_login("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.status, UserStatus::LockedOut);
+
+    // Locked out: even the right password fails, with the same message as a wrong one.
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    browser.post(&flow, "identify", json!({"login": "bob"})).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "bob-password-123"}),
+        )
+        .await;
+    assert_eq!(message_codes(&state), ["invalid_credentials"]);
+
+    server.clock.advance(Duration::from_secs(15 * 60 + 1));
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    browser.post(&flow, "identify", json!({"login": "bob"})).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "bob-password-123"}),
+        )
+        .await;
+    assert_eq!(state["status"], "success", "{state}");
+    let bob = server
+        .state
+        .store()
+        .users()
+        .by_login("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.status, UserStatus::Active);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn flows_expire_after_ten_idle_minutes_and_refuse_bad_requests() {
+    let server = TestServer::demo().await;
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+
+    let res = browser
+        .client
+        .post(format!("{}/api/v1/flows/{flow}/identify", server.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_json");
+
+    let (status, body) = browser
+        .post(&flow, "identify", json!({"login": "alice", "surprise": 1}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    let (status, _) = browser.state("0190b4a2-0000-7000-8000-000000000000").await;
+    assert_eq!(status, 404);
+    let (status, _) = browser.state("not-a-flow").await;
+    assert_eq!(status, 404);
+
+    server.clock.advance(Duration::from_secs(9 * 60));
+    let (status, _) = browser.post(&flow, "identify", json!({"login": "alice"})).await;
+    assert_eq!(status, 200, "a step restarts the idle timer");
+    server.clock.advance(Duration::from_secs(9 * 60));
+    let (status, _) = browser.state(&flow).await;
+    assert_eq!(status, 200);
+    server.clock.advance(Duration::from_secs(60));
+    let (status, state) = browser.state(&flow).await;
+    assert_eq!(status, 410);
+    assert_eq!(state["status"], "expired");
+    let (status, _) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "correct-horse-battery"}),
+        )
+        .await;
+    assert_eq!(status, 410);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_authenticator_is_enrolled_inline_and_the_sign_in_completes() {
+    let server = TestServer::demo().await;
+    // The dashboard now wants a password and then an authenticator app; bob has no TOTP.
+    let doc = gatehouse_policy::parse_document(
+        r"
+version: 1
+authentication_policies:
+  - name: dashboard
+    apps: [dashboard]
+    rules:
+      - name: password-then-app
+        access: allow
+        require:
+          chains:
+            - steps:
+                - [ {authenticator: password} ]
+                - [ {authenticator: totp} ]
+              reauthenticate: every_sign_in
+",
+        gatehouse_policy::Format::Yaml,
+    )
+    .unwrap();
+    let mut tx = server.state.store().begin().await.unwrap();
+    gatehouse_server::directory::apply(&mut tx, &doc, &Actor::System, server.clock.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    server.state.policies_changed().await;
+
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    browser.post(&flow, "identify", json!({"login": "bob"})).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "bob-password-123"}),
+        )
+        .await;
+    let select = remediation(&state, "select-enroll").unwrap_or_else(|| panic!("{state}"));
+    assert_eq!(select["options"][0]["authenticator"]["key"], "totp");
+
+    let (_, state) = browser
+        .post(&flow, "select-enroll", json!({"authenticator": "totp"}))
+        .await;
+    let enroll = remediation(&state, "enroll-authenticator").unwrap_or_else(|| panic!("{state}"));
+    let secret = enroll["totp"]["secret"].as_str().unwrap().to_owned();
+    assert!(
+        enroll["totp"]["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+
+    let (_, state) = browser
+        .post(&flow, "enroll-authenticator", json!({"code": "000000"}))
+        .await;
+    assert_eq!(message_codes(&state), ["invalid_code"]);
+    let code = totp_code(&secret, &server);
+    let (_, state) = browser
+        .post(&flow, "enroll-authenticator", json!({"code": code}))
+        .await;
+    assert_eq!(state["status"], "success", "{state}");
+
+    let bob = server
+        .state
+        .store()
+        .users()
+        .by_login("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    let enrollments = server.state.store().enrollments().of_user(bob.id).await.unwrap();
+    assert!(
+        enrollments
+            .iter()
+            .any(|e| e.authenticator.as_str() == "totp" && e.is_active())
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_step_and_decision_is_in_the_system_log() {
+    let server = TestServer::demo().await;
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    browser.post(&flow, "identify", json!({"login": "alice"})).await;
+    browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "correct-horse-battery"}),
+        )
+        .await;
+    let res = server.admin(Method::GET, "/healthz").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = server
+        .state
+        .store()
+        .log()
+        .query(
+            &gatehouse_store::LogFilter::default(),
+            &gatehouse_store::PageRequest::first(100),
+        )
+        .await
+        .unwrap();
+    let types: Vec<String> = page
+        .items
+        .iter()
+        .map(|e| e.event_type.as_str().to_owned())
+        .collect();
+    for expected in [
+        "user.authentication.identify",
+        "user.authentication.verify",
+        "policy.evaluate",
+        "user.session.start",
+        "user.authentication.sign_in",
+    ] {
+        assert!(
+            types.iter().any(|t| t == expected),
+            "{expected} missing from {types:?}"
+        );
+    }
+    let decision = page
+        .items
+        .iter()
+        .find(|e| e.event_type.as_str() == "policy.evaluate")
+        .unwrap();
+    assert_eq!(decision.details["rule"], "catch-all");
+    server.stop().await;
+}
