@@ -76,15 +76,6 @@ pub fn remediation<'a>(state: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|r| r["name"] == name)
 }
 
-pub fn names(state: &Value) -> Vec<String> {
-    state["remediation"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn message_codes(state: &Value) -> Vec<String> {
     state["messages"]
         .as_array()
