@@ -4,11 +4,15 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use gatehouse_core::model::{Actor, EndReason};
+use gatehouse_core::model::{
+    Actor, AuthenticatorKey, EndReason, EnrollmentId, Outcome, event_types, parse_authenticator,
+};
+
+use crate::audit::Event;
 
 use crate::flow::{self, Started};
 use crate::{ApiError, AppState, session};
@@ -17,7 +21,17 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app", get(home))
         .route("/app/logout", post(logout))
+        .route("/app/enroll/{authenticator}", post(enroll))
+        .route("/app/enrollments/{id}/remove", post(remove))
+        .layer(tower_http::csrf::CsrfLayer::new())
 }
+
+/// What a person may set up and remove here themselves.
+const SELF_SERVICE: [AuthenticatorKey; 3] = [
+    AuthenticatorKey::Totp,
+    AuthenticatorKey::Email,
+    AuthenticatorKey::Phone,
+];
 
 async fn home(
     State(state): State<AppState>,
@@ -41,16 +55,34 @@ async fn home(
     let enrollments = state.store().enrollments().of_user(live.user.id).await?;
     let mut items = String::new();
     for e in enrollments.iter().filter(|e| e.is_active()) {
+        let remove = if SELF_SERVICE.contains(&e.authenticator) {
+            format!(
+                r#"<form method="post" action="/app/enrollments/{}/remove"><button type="submit" class="link">Remove</button></form>"#,
+                e.id
+            )
+        } else {
+            String::new()
+        };
+        let label = flow::view::label(e.authenticator, flow::view::default_method(e.authenticator));
+        let name = e
+            .name
+            .as_deref()
+            .map(|n| format!(" — {}", escape(n)))
+            .unwrap_or_default();
         items.push_str(&format!(
-            "<li>{}{}</li>",
-            escape(flow::view::label(
-                e.authenticator,
-                flow::view::default_method(e.authenticator)
-            )),
-            e.name
-                .as_deref()
-                .map(|n| format!(" — {}", escape(n)))
-                .unwrap_or_default()
+            r#"<li data-authenticator="{}">{}{name}{remove}</li>"#,
+            e.authenticator,
+            escape(label),
+        ));
+    }
+    let policies = state.policies().await?;
+    let allowed = policies.document().enrollment();
+    let mut add = String::new();
+    for key in SELF_SERVICE.iter().filter(|k| allowed.allows(**k)) {
+        let label = flow::view::label(*key, flow::view::default_method(*key)).to_lowercase();
+        add.push_str(&format!(
+            r#"<form method="post" action="/app/enroll/{key}"><button type="submit" class="secondary">Add {}</button></form>"#,
+            escape(&label)
         ));
     }
     let html = format!(
@@ -63,6 +95,7 @@ async fn home(
 <p class="muted" id="login">Signed in as {login}</p>
 <h2>Your authenticators</h2>
 <ul id="authenticators">{items}</ul>
+{add}
 <form method="post" action="/app/logout"><button type="submit" class="secondary">Sign out</button></form>
 </main></body></html>"#,
         name = escape(live.user.display_name.as_str()),
@@ -71,6 +104,68 @@ async fn home(
     let mut response = Html(html).into_response();
     flow_page_headers(&mut response);
     Ok(response)
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    Path(authenticator): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(live) = session::from_headers(&state, &headers).await? else {
+        return Ok(Redirect::to("/app").into_response());
+    };
+    let key = parse_authenticator("authenticator", &authenticator)?;
+    let allowed = state.policies().await?.document().enrollment().allows(key);
+    if !SELF_SERVICE.contains(&key) || !allowed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_allowed",
+            format!("`{key}` cannot be set up here"),
+        ));
+    }
+    let id = flow::start_enroll(&state, &live, key, "/app").await?;
+    Ok(Redirect::to(&format!("/signin/{id}")).into_response())
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(live) = session::from_headers(&state, &headers).await? else {
+        return Ok(Redirect::to("/app").into_response());
+    };
+    let id = EnrollmentId::parse(&id).map_err(|_| ApiError::not_found("enrollment"))?;
+    let now = state.now();
+    let mut tx = state.store().begin().await?;
+    let Some(enrollment) = tx
+        .enrollments()
+        .get(id)
+        .await?
+        .filter(|e| e.user_id == live.user.id)
+    else {
+        return Err(ApiError::not_found("enrollment"));
+    };
+    if !SELF_SERVICE.contains(&enrollment.authenticator) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_allowed",
+            format!("`{}` cannot be removed here", enrollment.authenticator),
+        ));
+    }
+    tx.enrollments().delete(id).await?;
+    Event::new(
+        event_types::USER_ENROLLMENT_DELETE,
+        Actor::User(live.user.id),
+        Outcome::Success,
+    )
+    .user(live.user.id)
+    .detail("enrollment_id", id.to_string())
+    .detail("authenticator", enrollment.authenticator.as_str())
+    .append(&mut tx, now)
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/app").into_response())
 }
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -157,6 +157,58 @@ pub async fn start_dashboard(
     begin(state, data, true).await
 }
 
+/// Starts setting up `authenticator` for a signed-in user (self-service at `/app`); the flow
+/// shows `enroll-authenticator` at once and returns to `return_to`.
+pub async fn start_enroll(
+    state: &AppState,
+    live: &LiveSession,
+    authenticator: gatehouse_policy::AuthenticatorKey,
+    return_to: &str,
+) -> Result<FlowId, ApiError> {
+    let id = FlowId::from_uuid(uuid::Uuid::new_v4());
+    let mut data = FlowData {
+        status: Status::InProgress,
+        purpose: Purpose::Enroll {
+            return_to: return_to.to_owned(),
+        },
+        app: FlowApp {
+            id: None,
+            client_id: DASHBOARD_CLIENT.to_owned(),
+            name: "Gatehouse".to_owned(),
+        },
+        step_up: gatehouse_policy::StepUp::default(),
+        client_ip: live.session.client_ip.clone().unwrap_or_default(),
+        user_agent: live.session.user_agent.clone(),
+        session_id: Some(live.session.id),
+        identity: Some(Identity {
+            login: live.user.login.as_str().to_owned(),
+            user_id: Some(live.user.id),
+            keep_signed_in: live.session.keep_signed_in,
+        }),
+        records: Vec::new(),
+        pending: Pending::Enroll {
+            options: vec![gatehouse_policy::EnrollOption {
+                authenticator,
+                constraints: gatehouse_policy::MethodConstraints::default(),
+                kind: gatehouse_policy::EnrollKind::NewAuthenticator,
+                enrollment_id: None,
+            }],
+        },
+        current: None,
+        messages: Vec::new(),
+        redirect: None,
+        rule: None,
+    };
+    let mut work = steps::Work {
+        subject: engine::Subject::load(state, &data).await?,
+        ..steps::Work::default()
+    };
+    steps::select_enroll(state, id, &mut data, &mut work, authenticator, true, state.now())?;
+    commit::insert(state, id, &data, Vec::new()).await?;
+    deliver(state, &work.outgoing).await;
+    Ok(id)
+}
+
 /// The client id Gatehouse's own pages sign in as: its sign-ins use the policy that lists it,
 /// or else the `dashboard` app's policy.
 pub const DASHBOARD_CLIENT: &str = "gatehouse";
@@ -226,6 +278,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/flows/{flow_id}", get(get_flow))
         .route("/api/v1/flows/{flow_id}/{remediation}", post(post_step))
         .merge(page::router())
+        // Browser-facing: refuse cross-site POSTs (Fetch Metadata / Origin checks).
+        .layer(tower_http::csrf::CsrfLayer::new())
 }
 
 /// An answer of the flow API: the state, with the status DESIGN section 5 gives.

@@ -267,7 +267,7 @@ pub(super) async fn finish(
             };
             crate::oidc::complete_authorization(state, tx, request, &signed_in).await?
         }
-        Purpose::Dashboard { return_to } => return_to.clone(),
+        Purpose::Dashboard { return_to } | Purpose::Enroll { return_to } => return_to.clone(),
     };
     data.status = Status::Success;
     data.pending = Pending::Done;

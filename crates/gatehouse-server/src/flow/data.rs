@@ -72,6 +72,8 @@ pub enum Purpose {
     Authorize { request: AuthorizationRequest },
     /// Signing in to Gatehouse's own pages (`/app`): on success, back to `return_to`.
     Dashboard { return_to: String },
+    /// A signed-in user setting up an authenticator from `/app`: on success, back to `return_to`.
+    Enroll { return_to: String },
 }
 
 /// The application being signed in to.

@@ -228,6 +228,14 @@ pub fn decide(
     work: &mut Work,
     now: Timestamp,
 ) -> Result<(), ServerError> {
+    if let super::data::Purpose::Enroll { return_to } = &data.purpose {
+        // Self-service: setting the authenticator up was the whole point.
+        data.status = Status::Success;
+        data.pending = Pending::Done;
+        data.current = None;
+        data.redirect = Some(return_to.clone());
+        return Ok(());
+    }
     let subject = &work.subject;
     let Some(identity) = data.identity.clone() else {
         data.pending = Pending::Identify;
@@ -323,6 +331,7 @@ fn deny(state: &AppState, data: &mut FlowData, _work: &mut Work, code: &str, mes
     data.redirect = Some(match &data.purpose {
         super::data::Purpose::Authorize { request } => crate::oidc::deny_redirect(state, request, message),
         super::data::Purpose::Dashboard { .. } => "/app?error=access_denied".to_owned(),
+        super::data::Purpose::Enroll { return_to } => return_to.clone(),
     });
 }
 
@@ -858,7 +867,7 @@ fn ensure_code_sent(
 
 /// The authenticators this flow can enroll inline (WebAuthn and devices enroll through their own
 /// ceremonies).
-fn enrollable(authenticator: AuthenticatorKey) -> bool {
+pub fn enrollable(authenticator: AuthenticatorKey) -> bool {
     matches!(
         authenticator,
         AuthenticatorKey::Password
@@ -868,7 +877,7 @@ fn enrollable(authenticator: AuthenticatorKey) -> bool {
     )
 }
 
-fn select_enroll(
+pub fn select_enroll(
     state: &AppState,
     id: FlowId,
     data: &mut FlowData,

@@ -444,3 +444,176 @@ async fn every_step_and_decision_is_in_the_system_log() {
     assert_eq!(decision.details["rule"], "catch-all");
     server.stop().await;
 }
+
+/// Signs `login` in to the dashboard with a password; returns the browser holding the session.
+pub async fn signed_in(server: &TestServer, login: &str, password: &str) -> Browser {
+    let browser = Browser::new(server);
+    let flow = browser.start_dashboard().await;
+    browser.post(&flow, "identify", json!({"login": login})).await;
+    let (_, state) = browser
+        .post(&flow, "challenge-authenticator", json!({"password": password}))
+        .await;
+    assert_eq!(state["status"], "success", "{state}");
+    browser
+}
+
+/// The text of the newest outbox message sent to `to`.
+pub fn last_message_to(server: &TestServer, to: &str) -> Value {
+    let mut files: Vec<_> = std::fs::read_dir(server.outbox.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .rev()
+        .map(|p| serde_json::from_str::<Value>(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .find(|m| m["to"] == to)
+        .unwrap_or_else(|| panic!("no message to {to}"))
+}
+
+pub fn code_in(message: &Value) -> String {
+    let text = message["text"].as_str().unwrap();
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_signed_in_user_adds_and_removes_an_email_authenticator_at_app() {
+    let server = TestServer::demo().await;
+    let browser = signed_in(&server, "alice", "correct-horse-battery").await;
+
+    let res = browser
+        .client
+        .post(format!("{}/app/enroll/email", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let flow = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/signin/")
+        .to_owned();
+    let (_, state) = browser.state(&flow).await;
+    let enroll = remediation(&state, "enroll-authenticator").unwrap_or_else(|| panic!("{state}"));
+    assert_eq!(enroll["authenticator"]["key"], "email");
+    assert_eq!(enroll["sent_to"], "a•••@example.com");
+
+    let code = code_in(&last_message_to(&server, "alice@example.com"));
+    let (_, state) = browser
+        .post(&flow, "enroll-authenticator", json!({"code": code}))
+        .await;
+    assert_eq!(state["status"], "success", "{state}");
+    assert_eq!(state["redirect"], "/app");
+
+    let page = browser
+        .client
+        .get(format!("{}/app", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"data-authenticator="email""#), "{page}");
+
+    let alice = server
+        .state
+        .store()
+        .users()
+        .by_login("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let email = server
+        .state
+        .store()
+        .enrollments()
+        .of_user(alice.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.authenticator.as_str() == "email")
+        .unwrap();
+    // A cross-site form post is refused.
+    let res = browser
+        .client
+        .post(format!("{}/app/enrollments/{}/remove", server.base, email.id))
+        .header("origin", "http://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = browser
+        .client
+        .post(format!("{}/app/enrollments/{}/remove", server.base, email.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = browser
+        .client
+        .get(format!("{}/app", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains(r#"data-authenticator="email""#));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn keep_me_signed_in_makes_the_session_cookie_persistent() {
+    let server = TestServer::demo().await;
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    browser
+        .post(
+            &flow,
+            "identify",
+            json!({"login": "alice", "keep_signed_in": true}),
+        )
+        .await;
+    let res = browser
+        .client
+        .post(format!(
+            "{}/api/v1/flows/{flow}/challenge-authenticator",
+            server.base
+        ))
+        .json(&json!({"password": "correct-horse-battery"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Max-Age=86400"), "P1D lifetime: {cookie}");
+
+    // Logging out ends the session and clears the cookie.
+    let res = browser
+        .client
+        .post(format!("{}/app/logout", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let res = browser
+        .client
+        .get(format!("{}/app", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "signed out: back to sign-in");
+    server.stop().await;
+}
