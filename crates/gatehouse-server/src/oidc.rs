@@ -25,6 +25,10 @@ impl OidcState {
     pub async fn load(_store: &Store, _keyring: &Keyring, _clock: &Clock) -> Result<Self, ServerError> {
         Ok(Self {})
     }
+
+    /// Drops what the provider caches about clients and access-policy rules: the admin API
+    /// calls it after any write to apps or authorization-server rules.
+    pub fn clients_changed(&self) {}
 }
 
 /// A sign-in a flow completed, for the authorization code it earns.
