@@ -617,3 +617,49 @@ async fn keep_me_signed_in_makes_the_session_cookie_persistent() {
     assert_eq!(res.status(), 303, "signed out: back to sign-in");
     server.stop().await;
 }
+
+/// Whether `/app` shows the dashboard to this browser (a live session) or sends it to sign in.
+async fn has_live_session(server: &TestServer, browser: &Browser) -> bool {
+    let res = browser
+        .client
+        .get(format!("{}/app", server.base))
+        .send()
+        .await
+        .unwrap();
+    res.status() == 200
+}
+
+#[tokio::test]
+async fn a_session_ends_after_two_idle_hours_and_activity_keeps_it_alive() {
+    let server = TestServer::demo().await;
+    let browser = signed_in(&server, "bob", "bob-password-123").await;
+    assert!(has_live_session(&server, &browser).await);
+
+    // Activity inside the idle window (PT2H) keeps the session alive.
+    for _ in 0..3 {
+        server.clock.advance(Duration::from_secs(100 * 60));
+        assert!(has_live_session(&server, &browser).await, "used within two hours");
+    }
+
+    // Two idle hours and a minute: the global session policy's max_idle ends it.
+    server.clock.advance(Duration::from_secs(121 * 60));
+    assert!(
+        !has_live_session(&server, &browser).await,
+        "idle for more than PT2H"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_ends_after_its_absolute_lifetime_however_active() {
+    let server = TestServer::demo().await;
+    let browser = signed_in(&server, "bob", "bob-password-123").await;
+    // Used every hour, it still ends when max_lifetime (P1D) is over.
+    for hour in 1..=23 {
+        server.clock.advance(Duration::from_secs(3600));
+        assert!(has_live_session(&server, &browser).await, "alive at hour {hour}");
+    }
+    server.clock.advance(Duration::from_secs(3600 + 60));
+    assert!(!has_live_session(&server, &browser).await, "over P1D");
+    server.stop().await;
+}
