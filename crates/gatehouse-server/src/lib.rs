@@ -23,6 +23,7 @@
 //! - `oidc`: the OpenID Connect provider endpoints and signing keys.
 //! - `session`: global sessions — the `gh_session` cookie, the live session of a request, ending.
 //! - `flow`: sign-in flows (the interaction API) and the sign-in page.
+//! - `limits`: per-IP and per-login rate limits on sign-in steps (`429` with `Retry-After`).
 
 pub mod admin;
 mod app;
@@ -35,6 +36,7 @@ pub mod directory;
 mod error;
 pub mod flow;
 mod health;
+pub mod limits;
 pub mod oidc;
 pub mod passwords;
 pub mod secrets;

@@ -46,6 +46,12 @@ pub struct ServeArgs {
     /// Minutes a lockout lasts unless an admin unlocks the user first.
     #[arg(long, default_value_t = 15, env = "GATEHOUSE_LOCKOUT_MINUTES")]
     lockout_minutes: u64,
+    /// Sign-in steps (identify, password, codes) per minute from one IP address; 0 turns the limit off.
+    #[arg(long, default_value_t = 600, env = "GATEHOUSE_RATE_LIMIT_PER_IP")]
+    rate_limit_per_ip: u32,
+    /// Sign-in steps per minute naming one login, known or not; 0 turns the limit off.
+    #[arg(long, default_value_t = 60, env = "GATEHOUSE_RATE_LIMIT_PER_LOGIN")]
+    rate_limit_per_login: u32,
     /// Directory where every email and SMS is written as a JSON file (the default delivery).
     #[arg(long, default_value = "./gatehouse-outbox", env = "GATEHOUSE_OUTBOX_DIR")]
     outbox_dir: PathBuf,
@@ -80,6 +86,10 @@ impl ServeArgs {
         config.lockout = LockoutConfig {
             max_failures: self.lockout_failures,
             duration: std::time::Duration::from_secs(self.lockout_minutes.saturating_mul(60)),
+        };
+        config.rate_limits = gatehouse_server::limits::RateLimitConfig {
+            per_ip_per_minute: self.rate_limit_per_ip,
+            per_login_per_minute: self.rate_limit_per_login,
         };
         config.delivery = DeliveryConfig {
             outbox_dir: Some(self.outbox_dir),
