@@ -28,7 +28,7 @@ impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
             per_ip_per_minute: 600,
-            per_login_per_minute: 60,
+            per_login_per_minute: 120,
         }
     }
 }
@@ -60,9 +60,9 @@ impl std::fmt::Debug for RateLimits {
 const PRUNE_EVERY: u32 = 4096;
 
 fn quota(per_minute: u32) -> Option<Quota> {
-    // A burst of a quarter of the minute's allowance, refilled evenly over the minute.
+    // A burst of half the minute's allowance, refilled evenly over the minute.
     let rate = NonZeroU32::new(per_minute)?;
-    let burst = NonZeroU32::new((per_minute / 4).max(1))?;
+    let burst = NonZeroU32::new((per_minute / 2).max(1))?;
     Some(Quota::per_minute(rate).allow_burst(burst))
 }
 
@@ -130,7 +130,7 @@ mod tests {
     fn a_burst_over_the_per_login_limit_is_refused_with_a_wait() {
         let limits = RateLimits::new(RateLimitConfig {
             per_ip_per_minute: 0,
-            per_login_per_minute: 8,
+            per_login_per_minute: 4,
         });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..2 {
@@ -138,7 +138,7 @@ mod tests {
         }
         let refused = limits.check(ip, Some(" alice ")).unwrap_err();
         assert!(refused.retry_after > Duration::ZERO);
-        assert!(refused.retry_after <= Duration::from_secs(8));
+        assert!(refused.retry_after <= Duration::from_secs(15));
         // Another login is not affected; steps without a login are not counted per login.
         assert!(limits.check(ip, Some("bob")).is_ok());
         assert!(limits.check(ip, None).is_ok());
@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn addresses_of_one_ipv6_64_share_a_limit() {
         let limits = RateLimits::new(RateLimitConfig {
-            per_ip_per_minute: 4,
+            per_ip_per_minute: 2,
             per_login_per_minute: 0,
         });
         assert!(limits.check("2001:db8::1".parse().unwrap(), None).is_ok());

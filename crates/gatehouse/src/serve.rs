@@ -50,7 +50,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 600, env = "GATEHOUSE_RATE_LIMIT_PER_IP")]
     rate_limit_per_ip: u32,
     /// Sign-in steps per minute naming one login, known or not; 0 turns the limit off.
-    #[arg(long, default_value_t = 60, env = "GATEHOUSE_RATE_LIMIT_PER_LOGIN")]
+    #[arg(long, default_value_t = 120, env = "GATEHOUSE_RATE_LIMIT_PER_LOGIN")]
     rate_limit_per_login: u32,
     /// Directory where every email and SMS is written as a JSON file (the default delivery).
     #[arg(long, default_value = "./gatehouse-outbox", env = "GATEHOUSE_OUTBOX_DIR")]
