@@ -35,7 +35,7 @@ pub mod data;
 pub mod delivery;
 pub mod engine;
 mod page;
-pub use page::secure_headers;
+pub use page::{STYLE, secure_headers};
 pub mod steps;
 pub mod view;
 

@@ -16,7 +16,8 @@
 //! - `audit`: the system log writer every area uses.
 //! - `directory`: the stored policies assembled into a `PolicyDocument` and compiled (cached),
 //!   and `apply`, which writes a policy file into the database.
-//! - `demo`: the demo organisation of DESIGN section 12.
+//! - `demo`: the demo organisation of DESIGN section 12; `demo_apps`: its applications as small
+//!   relying parties on their callback ports, to sign in to in a browser.
 //! - `health`: `/healthz`.
 //! - `dashboard`: the end-user dashboard `/app`.
 //! - `admin`: the admin API under `/api/v1` and its OpenAPI document.
@@ -32,6 +33,7 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
+pub mod demo_apps;
 pub mod directory;
 mod error;
 pub mod flow;

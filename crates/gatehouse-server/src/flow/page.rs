@@ -11,7 +11,8 @@ use axum::routing::get;
 use crate::AppState;
 
 const SCRIPT: &str = include_str!("../../assets/signin.js");
-const STYLE: &str = include_str!("../../assets/gatehouse.css");
+/// The stylesheet of every page (also served by the demo apps).
+pub const STYLE: &str = include_str!("../../assets/gatehouse.css");
 const ICON: &str = include_str!("../../assets/favicon.svg");
 
 /// The Content-Security-Policy of every page Gatehouse serves.
