@@ -95,9 +95,11 @@ struct Rp {
     provider: String,
     origin: String,
     http: reqwest::Client,
-    /// `state` → (PKCE verifier, nonce, started).
-    logins: Arc<Mutex<HashMap<String, (String, String, Instant)>>>,
+    logins: Arc<Mutex<HashMap<String, PendingLogin>>>,
 }
+
+/// A started sign-in, by its `state`: (PKCE verifier, nonce, started).
+type PendingLogin = (String, String, Instant);
 
 async fn style() -> Response {
     let mut response = crate::flow::STYLE.into_response();
@@ -249,12 +251,13 @@ async fn exchange(
     if !status.is_success() {
         return Err(format!(
             "the token endpoint answered {status}: {} {}",
-            body["error"].as_str().unwrap_or(""),
-            body["error_description"].as_str().unwrap_or("")
+            text(&body, "error"),
+            text(&body, "error_description")
         ));
     }
-    let id_token = body["id_token"]
-        .as_str()
+    let id_token = body
+        .get("id_token")
+        .and_then(Value::as_str)
         .ok_or("the token response has no ID token")?
         .to_owned();
     let jwks = rp
@@ -281,6 +284,10 @@ async fn exchange(
         return Err("the ID token's nonce is not the one this sign-in sent".to_owned());
     }
     Ok((verified.claims, id_token))
+}
+
+fn text<'a>(body: &'a Value, name: &str) -> &'a str {
+    body.get(name).and_then(Value::as_str).unwrap_or("")
 }
 
 fn signed_in(rp: &Rp, claims: &serde_json::Map<String, Value>, id_token: &str) -> Response {
