@@ -33,6 +33,7 @@ use crate::{ApiError, AppState, Config, ServerError};
 pub mod commit;
 pub mod data;
 pub mod delivery;
+pub mod device;
 pub mod engine;
 mod page;
 pub use page::{STYLE, secure_headers};

@@ -44,6 +44,7 @@ pub mod passwords;
 pub mod secrets;
 pub mod session;
 mod state;
+pub mod verify;
 
 pub use app::{Started, router, serve, start};
 pub use clock::Clock;

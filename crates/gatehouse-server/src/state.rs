@@ -13,7 +13,7 @@ use gatehouse_store::Store;
 use tokio::sync::RwLock;
 
 use crate::passwords::Passwords;
-use crate::{Clock, Config, ServerError, directory, flow, oidc};
+use crate::{Clock, Config, ServerError, directory, flow, oidc, verify};
 
 /// How long a compiled policy set is trusted before it is read again. Writes on this node
 /// invalidate it at once; the bound covers writes made by other nodes on the same database.
@@ -34,6 +34,7 @@ struct Inner {
     policies: RwLock<Option<(Arc<PolicySet>, Instant)>>,
     oidc: oidc::OidcState,
     flow: flow::FlowState,
+    verify: verify::VerifyState,
 }
 
 impl AppState {
@@ -53,6 +54,7 @@ impl AppState {
         let passwords = Passwords::new(config.password, concurrency)?;
         let oidc = oidc::OidcState::load(&store, &keyring, &clock).await?;
         let flow = flow::FlowState::new(&config)?;
+        let verify = verify::VerifyState::new()?;
         Ok(Self(Arc::new(Inner {
             config,
             store,
@@ -63,6 +65,7 @@ impl AppState {
             policies: RwLock::new(None),
             oidc,
             flow,
+            verify,
         })))
     }
 
@@ -100,6 +103,10 @@ impl AppState {
 
     pub fn flow(&self) -> &flow::FlowState {
         &self.0.flow
+    }
+
+    pub fn verify(&self) -> &verify::VerifyState {
+        &self.0.verify
     }
 
     /// The stored policies, compiled. Read from the database at most every couple of seconds,

@@ -9,6 +9,7 @@
 mod access_rules;
 mod admin_tokens;
 mod apps;
+mod device_challenges;
 mod devices;
 mod enrollments;
 mod flows;
@@ -24,6 +25,7 @@ mod zones;
 pub use access_rules::AccessRules;
 pub use admin_tokens::{AdminToken, AdminTokens};
 pub use apps::Apps;
+pub use device_challenges::{DeviceChallenges, DeviceProofJtis, StoredChallenge};
 pub use devices::Devices;
 pub use enrollments::Enrollments;
 pub use flows::Flows;

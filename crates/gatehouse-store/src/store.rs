@@ -11,8 +11,8 @@ use gatehouse_core::model::Id;
 use crate::StoreError;
 use crate::backend::{self, Dialect, Pools, TxInner};
 use crate::repo::{
-    AccessRules, AdminTokens, Apps, Devices, Enrollments, Flows, Groups, Log, Policies, Sessions, Settings,
-    SignInFailures, Users, Zones,
+    AccessRules, AdminTokens, Apps, DeviceChallenges, DeviceProofJtis, Devices, Enrollments, Flows, Groups,
+    Log, Policies, Sessions, Settings, SignInFailures, Users, Zones,
 };
 use crate::sql::{InTx, Pooled};
 
@@ -117,6 +117,10 @@ repositories! {
     enrollments: Enrollments,
     /// Registered devices.
     devices: Devices,
+    /// Challenges issued to devices and their push queues.
+    device_challenges: DeviceChallenges,
+    /// Device proof `jti`s seen (replay cache).
+    device_proof_jtis: DeviceProofJtis,
     /// Global sessions and their verification records.
     sessions: Sessions,
     /// Sign-in flows.

@@ -26,6 +26,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0002_sign_in.sql",
         sql: include_str!("../../migrations/postgres/0002_sign_in.sql"),
     },
+    MigrationFile {
+        version: 4,
+        description: "devices",
+        file: "0004_devices.sql",
+        sql: include_str!("../../migrations/postgres/0004_devices.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {

@@ -59,6 +59,42 @@ impl<E: Exec> Devices<E> {
             .transpose()
     }
 
+    /// Every device, oldest first (the admin registry).
+    pub async fn list(&mut self) -> Result<Vec<Device>, StoreError> {
+        let rows = self
+            .ex
+            .fetch_all(query(concat!(select!(), " ORDER BY created_at, id")))
+            .await?;
+        rows.iter().map(device_from_row).collect()
+    }
+
+    /// The device of `user` registered by the Verify installation `installation_id`.
+    pub async fn by_installation(
+        &mut self,
+        user: UserId,
+        installation_id: &str,
+    ) -> Result<Option<Device>, StoreError> {
+        let q = query(concat!(
+            select!(),
+            " WHERE user_id = $1 AND installation_id = $2 ORDER BY created_at LIMIT 1"
+        ))
+        .bind(user)
+        .bind(installation_id);
+        self.ex
+            .fetch_optional(q)
+            .await?
+            .as_ref()
+            .map(device_from_row)
+            .transpose()
+    }
+
+    /// The Verify installation id of a device (empty when unknown).
+    pub async fn installation_id(&mut self, id: DeviceId) -> Result<Option<String>, StoreError> {
+        let q = query("SELECT installation_id FROM devices WHERE id = $1").bind(id);
+        let row = self.ex.fetch_optional(q).await?;
+        row.map(|r| r.text("installation_id")).transpose()
+    }
+
     /// A user's devices, oldest first.
     pub async fn of_user(&mut self, user: UserId) -> Result<Vec<Device>, StoreError> {
         let q = query(concat!(select!(), " WHERE user_id = $1 ORDER BY created_at, id")).bind(user);
@@ -117,6 +153,18 @@ impl Devices<InTx<'_>> {
         .bind(device.uv_level.map(|l| l.as_str()))
         .bind(device.updated_at)
         .bind(device.last_seen_at);
+        Ok(self.ex.execute(q).await? == 1)
+    }
+
+    /// Records the Verify installation that registered the device.
+    pub async fn set_installation_id(
+        &mut self,
+        id: DeviceId,
+        installation_id: &str,
+    ) -> Result<bool, StoreError> {
+        let q = query("UPDATE devices SET installation_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(installation_id);
         Ok(self.ex.execute(q).await? == 1)
     }
 

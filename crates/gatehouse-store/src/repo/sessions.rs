@@ -100,6 +100,19 @@ impl<E: Exec> Sessions<E> {
         rows.iter().map(session_from_row).collect()
     }
 
+    /// The open sessions with a verification record of the `device` authenticator on `device`
+    /// (the sessions established with that device's Gatehouse Verify), oldest first.
+    pub async fn open_verified_by_device(&mut self, device: DeviceId) -> Result<Vec<Session>, StoreError> {
+        let q = query(concat!(
+            select!(),
+            " WHERE ended_at IS NULL AND id IN (SELECT session_id FROM verification_records \
+             WHERE device_id = $1 AND authenticator = 'device') ORDER BY created_at, id"
+        ))
+        .bind(device);
+        let rows = self.ex.fetch_all(q).await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
     /// A session's verification records, oldest first.
     pub async fn records(&mut self, session: SessionId) -> Result<Vec<VerificationRecord>, StoreError> {
         let q = query(
