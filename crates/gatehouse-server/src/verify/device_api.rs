@@ -226,6 +226,14 @@ async fn register_inner(
     let token = bearer(headers)
         .ok_or_else(|| refusal(401, "invalid_token", "a `device.enroll` access token is required"))?;
     let (sub, token_jti, token_exp) = check_enroll_token(state, token)?;
+    let token_key = format!("access_token:{token_jti}");
+    if state.store().device_proof_jtis().seen(&token_key).await? {
+        return Err(refusal(
+            401,
+            "invalid_token",
+            "this access token was already used to register",
+        ));
+    }
     let request: EnrollmentRequest = parse_body(body)?;
     // 2. The registration proof's signature, by the key in its header.
     let header = unverified_header(&request.registration)
@@ -331,7 +339,7 @@ async fn register_inner(
         .filter(|u| u.status == UserStatus::Active)
         .ok_or_else(|| refusal(401, "invalid_token", "the token's user cannot enroll a device"))?;
     // The access token is accepted once.
-    if !record_jti(&mut tx, &format!("access_token:{token_jti}"), token_exp, now).await? {
+    if !record_jti(&mut tx, &token_key, token_exp, now).await? {
         return Err(refusal(
             401,
             "invalid_token",

@@ -1,0 +1,716 @@
+//! Gatehouse Verify's server side (DESIGN section 7, docs/verify-protocol.md) over real HTTP: a
+//! device with real P-256 keys in Verify's own software keystore registers with a `device.enroll`
+//! access token, authenticates its requests with PoP-signed proofs, receives pushes by long-poll
+//! and answers challenges; an administrator drives the device lifecycle.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_api::device::{self as wire, ChallengeClaims, jws_type, paths};
+use gatehouse_core::device::{
+    AnswerResult, ChallengeAudience, ChallengeKind, DeviceAnswer, EnrollmentId, Origin, UserVerification,
+};
+use gatehouse_core::model::{EndReason, Session, VerificationRecord};
+use gatehouse_crypto::{SigningAlgorithm, random};
+use gatehouse_server::verify::challenges::{self, ChallengeSpec};
+use gatehouse_verify::home::Home;
+use gatehouse_verify::keystore::software::SoftwareKeystore;
+use gatehouse_verify::keystore::{GeneratedKey, Keystore, device_key, user_verification_key};
+use gatehouse_verify::protocol::{access_token_hash, binding_of, registration_proof, sign_jws};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::TestServer;
+
+fn now(server: &TestServer) -> u64 {
+    u64::try_from(server.state.now().as_second()).unwrap()
+}
+
+async fn user_id(server: &TestServer, login: &str) -> String {
+    server
+        .state
+        .store()
+        .users()
+        .by_login(login)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string()
+}
+
+/// An access token of the built-in client with `device.enroll`, as the token endpoint issues it
+/// (an `at+jwt` signed with the server's key).
+async fn enroll_token(server: &TestServer, login: &str) -> String {
+    let now = now(server);
+    let claims = json!({
+        "iss": server.base, "sub": user_id(server, login).await, "aud": server.base,
+        "iat": now, "exp": now + 600, "jti": random::token::<16>(),
+        "client_id": wire::VERIFY_CLIENT_ID, "scope": "openid device.enroll",
+    });
+    server
+        .state
+        .verify()
+        .keys()
+        .sign_typed(SigningAlgorithm::Es256, "at+jwt", &claims)
+        .unwrap()
+}
+
+/// A device running Verify: its keystore, keys and enrollment.
+struct Device {
+    _dir: tempfile::TempDir,
+    keys: SoftwareKeystore,
+    pop: GeneratedKey,
+    uv: Option<(GeneratedKey, wire::UserVerificationLevel)>,
+    installation_id: String,
+    biometric_capable: bool,
+    enrollment_id: String,
+    device_id: String,
+}
+
+impl Device {
+    fn new(biometric_capable: bool, uv: Option<wire::UserVerificationLevel>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = SoftwareKeystore::new(Home::open(Some(dir.path())).unwrap());
+        let pop = keys.generate().unwrap();
+        let uv = uv.map(|level| (keys.generate().unwrap(), level));
+        Self {
+            _dir: dir,
+            keys,
+            pop,
+            uv,
+            installation_id: random::token::<16>(),
+            biometric_capable,
+            enrollment_id: String::new(),
+            device_id: String::new(),
+        }
+    }
+
+    fn registration(&self, server: &TestServer, token: &str) -> Value {
+        let now = now(server);
+        let claims = wire::RegistrationClaims {
+            aud: server.base.clone(),
+            iat: now,
+            exp: now + 60,
+            jti: random::token::<16>(),
+            ath: access_token_hash(token),
+            device: wire::DeviceFacts {
+                platform: wire::Platform::Linux,
+                os_version: "Debian GNU/Linux 12".into(),
+                model: "ThinkPad X1".into(),
+                display_name: "alice-laptop".into(),
+                secure_hardware_present: true,
+                managed: true,
+                management_attestation: Some("self-reported:--managed".into()),
+                biometric_capable: self.biometric_capable,
+                installation_id: self.installation_id.clone(),
+                verify_version: "0.1.0".into(),
+            },
+            proof_of_possession_key: device_key(&self.pop.public, wire::KeyStorage::Software),
+            user_verification_key: self
+                .uv
+                .as_ref()
+                .map(|(key, level)| user_verification_key(&key.public, wire::KeyStorage::Software, *level)),
+        };
+        let registration =
+            registration_proof(&self.keys, &self.pop.key_ref, &self.pop.public, &claims).unwrap();
+        let mut body = json!({ "registration": registration });
+        if let Some((key, _)) = &self.uv {
+            let sig = self.keys.sign(&key.key_ref, registration.as_bytes()).unwrap();
+            body["user_verification_signature"] = json!(URL_SAFE_NO_PAD.encode(sig));
+        }
+        body
+    }
+
+    async fn register(&mut self, server: &TestServer, login: &str) -> reqwest::Response {
+        let token = enroll_token(server, login).await;
+        let body = self.registration(server, &token);
+        let res = server
+            .client()
+            .post(server.url(paths::ENROLLMENTS))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 201 {
+            let v: Value = res.json().await.unwrap();
+            self.enrollment_id = v["enrollment_id"].as_str().unwrap().to_owned();
+            self.device_id = v["device_id"].as_str().unwrap().to_owned();
+            // Give the caller the body back through a fresh response-like value.
+            return fake_response(201, v);
+        }
+        res
+    }
+
+    fn request_proof(&self, server: &TestServer, method: &str, path: &str) -> String {
+        let now = now(server);
+        let header = json!({"alg": "ES256", "typ": jws_type::REQUEST, "kid": self.pop.public.thumbprint()});
+        let claims = wire::RequestProofClaims {
+            iss: self.enrollment_id.clone(),
+            aud: server.base.clone(),
+            iat: now,
+            exp: now + 60,
+            jti: random::token::<16>(),
+            htm: method.to_owned(),
+            htu: format!("{}{path}", server.base),
+        };
+        sign_jws(&self.keys, &self.pop.key_ref, &header, &claims).unwrap()
+    }
+
+    async fn device_request(
+        &self,
+        server: &TestServer,
+        method: Method,
+        path_and_query: &str,
+    ) -> reqwest::Response {
+        let path = path_and_query.split('?').next().unwrap();
+        let proof = self.request_proof(server, method.as_str(), path);
+        server
+            .client()
+            .request(method, server.url(path_and_query))
+            .header("authorization", format!("Device {proof}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs and posts an answer to a challenge JWS (after checking the server's signature).
+    async fn answer(
+        &self,
+        server: &TestServer,
+        request: &str,
+        result: wire::AnswerResult,
+        origin: Option<&str>,
+        number: Option<u32>,
+    ) -> reqwest::Response {
+        let jwks = server.state.verify().keys().jwks().clone();
+        let verified =
+            gatehouse_verify::protocol::verify_challenge(request, &jwks, &server.base, now(server)).unwrap();
+        let claims: ChallengeClaims = verified.claims.clone();
+        let binding = binding_of(&claims).unwrap();
+        let origin = origin.unwrap_or(&claims.origin).to_owned();
+        let use_uv = result == wire::AnswerResult::Approve
+            && claims.user_verification != wire::UserVerificationLevel::None
+            && self.uv.is_some();
+        let uv_level = if use_uv {
+            self.uv.as_ref().unwrap().1
+        } else {
+            wire::UserVerificationLevel::None
+        };
+        let core = DeviceAnswer {
+            challenge_id: binding.id.clone(),
+            enrollment_id: EnrollmentId::parse(&self.enrollment_id).unwrap(),
+            result: match result {
+                wire::AnswerResult::Approve => AnswerResult::Approve,
+                wire::AnswerResult::Deny => AnswerResult::Deny,
+                wire::AnswerResult::UserVerificationUnavailable => AnswerResult::UserVerificationUnavailable,
+                wire::AnswerResult::UserVerificationFailed => AnswerResult::UserVerificationFailed,
+                wire::AnswerResult::RegisterUserVerificationKey => AnswerResult::RegisterUserVerificationKey,
+            },
+            origin: Origin::parse(&origin).unwrap(),
+            user_verification: gatehouse_verify::protocol::uv_to_core(uv_level),
+            user_presence: true,
+            number,
+            biometric_capable: self.biometric_capable,
+            new_key: None,
+        };
+        let message = core.signed_message(&binding);
+        let pop_sig = self.keys.sign(&self.pop.key_ref, message.as_bytes()).unwrap();
+        let uv_sig = use_uv.then(|| {
+            let key = &self.uv.as_ref().unwrap().0;
+            URL_SAFE_NO_PAD.encode(self.keys.sign(&key.key_ref, message.as_bytes()).unwrap())
+        });
+        let body = wire::ChallengeAnswer {
+            challenge_id: claims.jti.clone(),
+            enrollment_id: self.enrollment_id.clone(),
+            result,
+            origin,
+            user_verification: uv_level,
+            user_presence: true,
+            number,
+            biometric_capable: self.biometric_capable,
+            new_key: None,
+            signatures: wire::AnswerSignatures {
+                proof_of_possession: URL_SAFE_NO_PAD.encode(pop_sig),
+                user_verification: uv_sig,
+                new_key: None,
+            },
+        };
+        server
+            .client()
+            .post(server.url(&paths::answer(&claims.jti)))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A response built from a status and a JSON body (after the body was read).
+fn fake_response(status: u16, body: Value) -> reqwest::Response {
+    let response = axum::http::Response::builder()
+        .status(status)
+        .body(body.to_string())
+        .unwrap();
+    reqwest::Response::from(response)
+}
+
+/// Issues a push challenge for the device's enrollment and queues it, as the flow does.
+async fn push(
+    server: &TestServer,
+    device: &Device,
+    uv: UserVerification,
+    number: bool,
+) -> (String, Option<u32>) {
+    let state = &server.state;
+    let mut tx = state.store().begin().await.unwrap();
+    let spec = ChallengeSpec {
+        kind: ChallengeKind::Push,
+        audience: ChallengeAudience::Enrollment(EnrollmentId::parse(&device.enrollment_id).unwrap()),
+        user_verification: uv,
+        user_presence: false,
+        number_challenge: number,
+        flow_id: None,
+        sub: None,
+        app: Some(("vault".into(), "Vault".into())),
+        client_ip: Some("127.0.0.1".into()),
+    };
+    let issued = challenges::issue(state, &mut tx, &spec).await.unwrap();
+    challenges::queue_push(&mut tx, &device.enrollment_id, &issued)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    state.verify().wake(&device.enrollment_id);
+    (issued.request, issued.expected_number)
+}
+
+async fn error_code(res: reqwest::Response) -> (u16, String) {
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    (status, body["error"].as_str().unwrap_or_default().to_owned())
+}
+
+async fn log_types(server: &TestServer) -> Vec<String> {
+    let filter = gatehouse_store::LogFilter {
+        type_prefix: Some("device".to_owned()),
+        ..Default::default()
+    };
+    let page = server
+        .state
+        .store()
+        .log()
+        .query(&filter, &gatehouse_store::PageRequest::first(200))
+        .await
+        .unwrap();
+    page.items.iter().map(|e| e.event_type.to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_builtin_client_exists_in_every_database() {
+    let server = TestServer::start(crate::support::Options {
+        demo: false,
+        ..Default::default()
+    })
+    .await;
+    let app = server
+        .state
+        .store()
+        .apps()
+        .by_client_id(wire::VERIFY_CLIENT_ID)
+        .await
+        .unwrap()
+        .expect("the built-in client gatehouse-verify");
+    assert_eq!(app.redirect_uris, vec![wire::VERIFY_REDIRECT_URI.to_owned()]);
+    let rule = server
+        .state
+        .store()
+        .access_rules()
+        .by_name(gatehouse_server::verify::ACCESS_RULE_NAME)
+        .await
+        .unwrap()
+        .expect("its access rule");
+    assert_eq!(rule.body["scopes"], json!(["openid", "device.enroll"]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn registration_creates_the_device_and_the_enrollment_and_refuses_replays() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, Some(wire::UserVerificationLevel::Biometric));
+    let token = enroll_token(&server, "alice").await;
+    let body = device.registration(&server, &token);
+    let post = |token: String, body: Value| {
+        let client = server.client();
+        let url = server.url(paths::ENROLLMENTS);
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // No token, a token of the wrong type: 401 invalid_token.
+    let res = server
+        .client()
+        .post(server.url(paths::ENROLLMENTS))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(res).await, (401, "invalid_token".to_owned()));
+    // A proof bound to another token: 401 invalid_device_proof.
+    let other = enroll_token(&server, "alice").await;
+    assert_eq!(
+        error_code(post(other, body.clone()).await).await,
+        (401, "invalid_device_proof".to_owned())
+    );
+    let res = post(token.clone(), body.clone()).await;
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["user"]["login"], "alice");
+    assert_eq!(v["status"], "active");
+    assert_eq!(v["device_status"], "active");
+    assert_eq!(v["user_verification"], "biometric");
+    assert_eq!(v["issuer"], server.base);
+    assert!(
+        v["totp"]["secret"].as_str().unwrap().len() >= 32,
+        "160 bits of seed"
+    );
+    device.enrollment_id = v["enrollment_id"].as_str().unwrap().to_owned();
+    // The same token (and proof) again: the token is accepted once.
+    assert_eq!(
+        error_code(post(token, body).await).await,
+        (401, "invalid_token".to_owned())
+    );
+    // The device's own view.
+    let res = device
+        .device_request(&server, Method::GET, paths::ENROLLMENT)
+        .await;
+    assert_eq!(res.status(), 200);
+    let state: Value = res.json().await.unwrap();
+    assert_eq!(state["status"], "active");
+    assert_eq!(state["user"]["login"], "alice");
+    // The admin registry shows it with its facts.
+    let res = server
+        .admin(Method::GET, "/api/v1/devices?user=alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let list: Value = res.json().await.unwrap();
+    let devices = list["data"].as_array().unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0]["platform"], "linux");
+    assert_eq!(devices[0]["managed"], true);
+    assert_eq!(devices[0]["user_verification"], "biometric");
+    assert!(
+        log_types(&server)
+            .await
+            .contains(&"device.enrollment.create".to_owned())
+    );
+    // A biometric key from a device that says it cannot do biometrics is refused.
+    let mut liar = Device::new(false, Some(wire::UserVerificationLevel::Biometric));
+    let res = liar.register(&server, "alice").await;
+    assert_eq!(error_code(res).await, (400, "invalid_registration".to_owned()));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_push_is_delivered_by_long_poll_and_answered_once() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, None);
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    // Nothing queued: 204 after the wait.
+    let res = device
+        .device_request(&server, Method::GET, &format!("{}?wait=1", paths::PUSHES))
+        .await;
+    assert_eq!(res.status(), 204);
+    // A waiting long-poll is woken by a push.
+    let poll = {
+        let proof = device.request_proof(&server, "GET", paths::PUSHES);
+        let req = server
+            .client()
+            .get(server.url(&format!("{}?wait=20", paths::PUSHES)))
+            .header("authorization", format!("Device {proof}"));
+        tokio::spawn(async move { req.send().await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let (request, number) = push(&server, &device, UserVerification::None, true).await;
+    let res = poll.await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(5), "woken, not timed out");
+    let delivered: Value = res.json().await.unwrap();
+    assert_eq!(delivered["request"], request.as_str());
+    let number = number.expect("number matching");
+    assert!((10..=99).contains(&number));
+    // A replayed request proof is refused.
+    let proof = device.request_proof(&server, "GET", paths::ENROLLMENT);
+    for expected in [200, 401] {
+        let res = server
+            .client()
+            .get(server.url(paths::ENROLLMENT))
+            .header("authorization", format!("Device {proof}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), expected);
+    }
+    // Signed for another origin (a relaying phishing page): refused, and the challenge is used up.
+    let res = device
+        .answer(
+            &server,
+            &request,
+            wire::AnswerResult::Approve,
+            Some("https://evil.example"),
+            Some(number),
+        )
+        .await;
+    assert_eq!(error_code(res).await, (403, "origin_mismatch".to_owned()));
+    let res = device
+        .answer(&server, &request, wire::AnswerResult::Approve, None, Some(number))
+        .await;
+    assert_eq!(
+        error_code(res).await,
+        (409, "challenge_already_answered".to_owned())
+    );
+    // A stranger's answer (another enrollment) does not burn the next push.
+    let (request, number) = push(&server, &device, UserVerification::None, true).await;
+    let number = number.unwrap();
+    let mut stranger = Device::new(true, None);
+    assert_eq!(stranger.register(&server, "bob").await.status(), 201);
+    let res = stranger
+        .answer(&server, &request, wire::AnswerResult::Approve, None, Some(number))
+        .await;
+    assert_eq!(error_code(res).await, (403, "wrong_enrollment".to_owned()));
+    // A wrong number uses the push up.
+    let res = device
+        .answer(
+            &server,
+            &request,
+            wire::AnswerResult::Approve,
+            None,
+            Some(if number == 99 { 10 } else { number + 1 }),
+        )
+        .await;
+    assert_eq!(error_code(res).await, (403, "number_mismatch".to_owned()));
+    let (request, number) = push(&server, &device, UserVerification::None, true).await;
+    let number = number.unwrap();
+    // The right answer is accepted, once.
+    let res = device
+        .answer(&server, &request, wire::AnswerResult::Approve, None, Some(number))
+        .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let res = device
+        .answer(&server, &request, wire::AnswerResult::Approve, None, Some(number))
+        .await;
+    assert_eq!(
+        error_code(res).await,
+        (409, "challenge_already_answered".to_owned())
+    );
+    assert!(
+        log_types(&server)
+            .await
+            .contains(&"device.challenge.answer".to_owned())
+    );
+    server.stop().await;
+}
+
+/// Adds a session for alice with a verification record (the sessions a flow would create).
+async fn session_with(server: &TestServer, device: Option<&Device>) -> String {
+    let state = &server.state;
+    let user = gatehouse_core::model::UserId::parse(&user_id(server, "alice").await).unwrap();
+    let now = state.now();
+    let session = Session {
+        id: gatehouse_store::new_id(),
+        token_digest: random::token::<16>(),
+        user_id: user,
+        device_id: device.map(|d| gatehouse_core::model::DeviceId::parse(&d.device_id).unwrap()),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + jiff::SignedDuration::from_hours(8),
+        max_idle: Duration::from_secs(3600),
+        keep_signed_in: false,
+        client_ip: None,
+        user_agent: None,
+        ended_at: None,
+        end_reason: None,
+    };
+    let (authenticator, method) = if device.is_some() {
+        (
+            gatehouse_policy::AuthenticatorKey::Device,
+            gatehouse_policy::Method::Push,
+        )
+    } else {
+        (
+            gatehouse_policy::AuthenticatorKey::Password,
+            gatehouse_policy::Method::Password,
+        )
+    };
+    let record = VerificationRecord {
+        id: gatehouse_store::new_id(),
+        session_id: session.id,
+        flow_id: None,
+        authenticator,
+        method,
+        enrollment_id: None,
+        device_id: device.map(|d| gatehouse_core::model::DeviceId::parse(&d.device_id).unwrap()),
+        verified_at: now,
+        proof: gatehouse_policy::Proof::default(),
+    };
+    let mut tx = state.store().begin().await.unwrap();
+    tx.sessions().insert(&session).await.unwrap();
+    tx.sessions().add_record(&record).await.unwrap();
+    tx.commit().await.unwrap();
+    session.id.to_string()
+}
+
+async fn lifecycle(server: &TestServer, device: &Device, action: &str) -> reqwest::Response {
+    server
+        .admin(
+            Method::POST,
+            &format!("/api/v1/devices/{}/lifecycle/{action}", device.device_id),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn deactivation_ends_verify_sessions_only_and_makes_the_device_unusable() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, None);
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    let verify_session = session_with(&server, Some(&device)).await;
+    let password_session = session_with(&server, None).await;
+    let (request, _) = push(&server, &device, UserVerification::None, false).await;
+    let res = lifecycle(&server, &device, "deactivate").await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["status"], "deactivated");
+    assert_eq!(v["enrollments"][0]["status"], "inactive");
+    let session = |id: String| {
+        let store = server.state.store().clone();
+        async move {
+            let id = gatehouse_core::model::SessionId::parse(&id).unwrap();
+            store.sessions().get(id).await.unwrap().unwrap()
+        }
+    };
+    let ended = session(verify_session).await;
+    assert_eq!(ended.end_reason, Some(EndReason::DeviceDeactivated));
+    assert!(
+        session(password_session).await.ended_at.is_none(),
+        "password session untouched"
+    );
+    // The pending push was cancelled; pushes and answers are refused; the device can read its state.
+    let res = device
+        .answer(&server, &request, wire::AnswerResult::Approve, None, None)
+        .await;
+    assert_eq!(error_code(res).await.0, 403);
+    let res = device
+        .device_request(&server, Method::GET, &format!("{}?wait=0", paths::PUSHES))
+        .await;
+    assert_eq!(error_code(res).await, (403, "device_deactivated".to_owned()));
+    let res = device
+        .device_request(&server, Method::GET, paths::ENROLLMENT)
+        .await;
+    let state: Value = res.json().await.unwrap();
+    assert_eq!(state["device_status"], "deactivated");
+    assert_eq!(state["status"], "inactive");
+    // No new enrollment and no unenroll while deactivated.
+    let mut again = Device::new(true, None);
+    again.installation_id = device.installation_id.clone();
+    assert_eq!(
+        error_code(again.register(&server, "alice").await).await,
+        (403, "device_deactivated".to_owned())
+    );
+    let res = device
+        .device_request(&server, Method::DELETE, paths::ENROLLMENT)
+        .await;
+    assert_eq!(error_code(res).await, (403, "device_deactivated".to_owned()));
+    // Reactivation: the old enrollment stays inactive; re-enrolling lands on the same device.
+    assert_eq!(lifecycle(&server, &device, "activate").await.status(), 200);
+    let res = device
+        .device_request(&server, Method::GET, &format!("{}?wait=0", paths::PUSHES))
+        .await;
+    assert_eq!(error_code(res).await, (403, "enrollment_inactive".to_owned()));
+    let res = again.register(&server, "alice").await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(again.device_id, device.device_id, "the same device record");
+    let types = log_types(&server).await;
+    for t in ["device.lifecycle.deactivate", "device.lifecycle.activate"] {
+        assert!(types.contains(&t.to_owned()), "{t} logged");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn suspension_and_deletion_follow_the_lifecycle_rules() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, None);
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    // Delete of an active device: 409.
+    let res = server
+        .admin(Method::DELETE, &format!("/api/v1/devices/{}", device.device_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(res).await, (409, "device_not_deactivated".to_owned()));
+    // Suspend: pushes refused, enrollment kept; unsuspend: usable again.
+    assert_eq!(lifecycle(&server, &device, "suspend").await.status(), 200);
+    let res = device
+        .device_request(&server, Method::GET, &format!("{}?wait=0", paths::PUSHES))
+        .await;
+    assert_eq!(error_code(res).await, (403, "device_suspended".to_owned()));
+    let res = lifecycle(&server, &device, "activate").await;
+    assert_eq!(
+        error_code(res).await,
+        (409, "invalid_lifecycle_transition".to_owned())
+    );
+    assert_eq!(lifecycle(&server, &device, "unsuspend").await.status(), 200);
+    let res = device
+        .device_request(&server, Method::GET, &format!("{}?wait=0", paths::PUSHES))
+        .await;
+    assert_eq!(res.status(), 204);
+    // Deactivate, then delete: the device is gone for the admin and for the device.
+    assert_eq!(lifecycle(&server, &device, "deactivate").await.status(), 200);
+    let res = server
+        .admin(Method::DELETE, &format!("/api/v1/devices/{}", device.device_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = server
+        .admin(Method::GET, &format!("/api/v1/devices/{}", device.device_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = device
+        .device_request(&server, Method::GET, paths::ENROLLMENT)
+        .await;
+    assert_eq!(error_code(res).await, (410, "device_deleted".to_owned()));
+    // Unknown actions and missing admin tokens are clear 4xx.
+    assert_eq!(lifecycle(&server, &device, "explode").await.status(), 400);
+    let res = server
+        .client()
+        .get(server.url("/api/v1/devices"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let types = log_types(&server).await;
+    for t in [
+        "device.lifecycle.suspend",
+        "device.lifecycle.unsuspend",
+        "device.lifecycle.delete",
+    ] {
+        assert!(types.contains(&t.to_owned()), "{t} logged");
+    }
+    server.stop().await;
+}
