@@ -11,8 +11,8 @@ use gatehouse_core::model::Id;
 use crate::StoreError;
 use crate::backend::{self, Dialect, Pools, TxInner};
 use crate::repo::{
-    AccessRules, AdminTokens, Apps, Devices, Enrollments, Flows, Groups, Log, Policies, Sessions, Settings,
-    SignInFailures, Users, Zones,
+    AccessRules, AdminTokens, Apps, Devices, Enrollments, Flows, Groups, Log, OAuth, Policies, Sessions,
+    Settings, SignInFailures, Users, Zones,
 };
 use crate::sql::{InTx, Pooled};
 
@@ -129,4 +129,6 @@ repositories! {
     settings: Settings,
     /// Consecutive failed sign-in verifications, for lock-out.
     sign_in_failures: SignInFailures,
+    /// The OpenID Connect provider's codes, refresh tokens, signing keys and revoked token ids.
+    oauth: OAuth,
 }

@@ -26,6 +26,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0002_sign_in.sql",
         sql: include_str!("../../migrations/postgres/0002_sign_in.sql"),
     },
+    MigrationFile {
+        version: 3,
+        description: "openid connect provider",
+        file: "0003_oidc.sql",
+        sql: include_str!("../../migrations/postgres/0003_oidc.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {
