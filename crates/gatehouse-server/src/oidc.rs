@@ -6,29 +6,200 @@
 //! [`crate::flow::start`]; when a flow allows the sign-in, the flow calls
 //! [`complete_authorization`] for the redirect with the code, or [`deny_redirect`] when it
 //! denies. Ending a session calls [`on_session_end`] to revoke its refresh tokens.
+//!
+//! Layout: `keys` (signing keys: generation, sealing, rotation), `authorize` (the authorization
+//! endpoint and its error page), `token` (the token endpoint and token minting), `endpoints`
+//! (discovery, JWKS, userinfo, revoke, introspect, logout).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use gatehouse_core::model::{Application, SessionId, User, VerificationRecord};
-use gatehouse_crypto::Keyring;
-use gatehouse_oidc::AuthorizationRequest;
-use gatehouse_store::{Store, StoreError, Tx};
+use axum::routing::get;
+use gatehouse_core::model::{Actor, Application, Outcome, SessionId, User, VerificationRecord, event_types};
+use gatehouse_crypto::{KeySet, Keyring, digest, random};
+use gatehouse_oidc::{
+    AccessPolicies, AccessRule, AuthorizationRequest, ClientRegistration, GrantType, ScopeSet,
+    VerificationFacts,
+};
+use gatehouse_store::{CodeRow, Store, StoreError, Tx};
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
+use crate::audit::Event;
 use crate::{AppState, Clock, ServerError};
 
-/// The provider's state: its signing keys.
+mod authorize;
+mod endpoints;
+pub mod keys;
+mod token;
+
+/// How often the signing keys are reread (so several nodes agree after a rotation).
+const KEYS_TTL: Duration = Duration::from_secs(30);
+/// How long clients and access rules are cached at most (writes through the admin API drop the
+/// cache at once on this node).
+const CLIENTS_TTL: Duration = Duration::from_secs(5);
+
+/// A client as the provider caches it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub app: Application,
+    pub registration: ClientRegistration,
+}
+
+/// Clients by `client_id`, and the access policies.
 #[derive(Debug)]
-pub struct OidcState {}
+pub struct Clients {
+    pub by_id: HashMap<String, Client>,
+    pub policies: AccessPolicies,
+}
+
+/// The provider's state: its signing keys, and a cache of clients and access rules.
+#[derive(Debug)]
+pub struct OidcState {
+    keys: RwLock<(Instant, Arc<KeySet>)>,
+    clients: RwLock<Option<(Instant, Arc<Clients>)>>,
+}
 
 impl OidcState {
     /// Loads the signing keys, generating and storing them on first start.
-    pub async fn load(_store: &Store, _keyring: &Keyring, _clock: &Clock) -> Result<Self, ServerError> {
-        Ok(Self {})
+    pub async fn load(store: &Store, keyring: &Keyring, clock: &Clock) -> Result<Self, ServerError> {
+        let keys = keys::load_or_create(store, keyring, clock.now()).await?;
+        Ok(Self {
+            keys: RwLock::new((Instant::now(), Arc::new(keys))),
+            clients: RwLock::new(None),
+        })
     }
 
     /// Drops what the provider caches about clients and access-policy rules: the admin API
     /// calls it after any write to apps or authorization-server rules.
-    pub fn clients_changed(&self) {}
+    pub fn clients_changed(&self) {
+        if let Ok(mut guard) = self.clients.write() {
+            *guard = None;
+        }
+    }
+
+    /// Forgets the signing keys read so far: the next use rereads them (after a rotation).
+    pub fn keys_changed(&self) {
+        if let Ok(mut guard) = self.keys.write() {
+            guard.0 = Instant::now().checked_sub(KEYS_TTL * 2).unwrap_or(guard.0);
+        }
+    }
+
+    /// The signing keys, reread from the store every 30 seconds.
+    pub async fn keys(&self, state: &AppState) -> Result<Arc<KeySet>, ServerError> {
+        if let Ok(guard) = self.keys.read()
+            && guard.0.elapsed() < KEYS_TTL
+        {
+            return Ok(guard.1.clone());
+        }
+        let fresh = Arc::new(keys::load_or_create(state.store(), state.keyring(), state.now()).await?);
+        if let Ok(mut guard) = self.keys.write() {
+            *guard = (Instant::now(), fresh.clone());
+        }
+        Ok(fresh)
+    }
+
+    /// The registered clients and the access policies (cached).
+    pub async fn clients(&self, state: &AppState) -> Result<Arc<Clients>, ServerError> {
+        if let Ok(guard) = self.clients.read()
+            && let Some((at, clients)) = guard.as_ref()
+            && at.elapsed() < CLIENTS_TTL
+        {
+            return Ok(clients.clone());
+        }
+        let fresh = Arc::new(load_clients(state.store()).await?);
+        if let Ok(mut guard) = self.clients.write() {
+            *guard = Some((Instant::now(), fresh.clone()));
+        }
+        Ok(fresh)
+    }
+}
+
+async fn load_clients(store: &Store) -> Result<Clients, ServerError> {
+    let mut by_id = HashMap::new();
+    let mut page = gatehouse_store::PageRequest::first(500);
+    loop {
+        let apps = store.apps().list(&page).await?;
+        for app in apps.items {
+            let registration = registration(&app);
+            by_id.insert(registration.client_id.clone(), Client { app, registration });
+        }
+        match apps.next {
+            Some(next) => {
+                page = gatehouse_store::PageRequest::parse(Some(500), Some(&next)).map_err(|e| {
+                    ServerError::Corrupt {
+                        what: "application list".into(),
+                        reason: e.to_string(),
+                    }
+                })?;
+            }
+            None => break,
+        }
+    }
+    let mut rules = Vec::new();
+    for record in store.access_rules().list().await? {
+        match serde_json::from_value::<AccessRule>(record.body.clone()) {
+            Ok(rule) => rules.push(rule),
+            Err(e) => {
+                return Err(ServerError::Corrupt {
+                    what: format!("access rule `{}`", record.name.as_str()),
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    let policies = AccessPolicies::new(rules).map_err(|e| ServerError::Corrupt {
+        what: "access rules".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(Clients { by_id, policies })
+}
+
+/// The OIDC rules' view of an application.
+pub fn registration(app: &Application) -> ClientRegistration {
+    ClientRegistration {
+        client_id: app.client_id.as_str().to_owned(),
+        kind: if app.kind.as_str() == "public" {
+            gatehouse_oidc::ClientKind::Public
+        } else {
+            gatehouse_oidc::ClientKind::Confidential
+        },
+        redirect_uris: app.redirect_uris.clone(),
+        post_logout_redirect_uris: app.post_logout_redirect_uris.clone(),
+        grant_types: app
+            .grant_types
+            .iter()
+            .filter_map(|g| g.as_str().parse::<GrantType>().ok())
+            .collect(),
+        secret_sha256_hex: app.secret_digest.clone(),
+    }
+}
+
+/// What a code or refresh token grants, stored with it as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct GrantData {
+    pub scope: ScopeSet,
+    pub nonce: Option<String>,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    /// Unix seconds.
+    pub auth_time: i64,
+    pub acr_values: Option<String>,
+    pub records: Vec<VerificationFacts>,
+}
+
+/// The facts of verification records, for `amr` and `acr`.
+pub(crate) fn facts(records: &[VerificationRecord]) -> Vec<VerificationFacts> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let authenticator = r.authenticator.to_string().parse().ok()?;
+            let method = r.method.to_string().parse().ok()?;
+            Some(VerificationFacts::new(authenticator, method))
+        })
+        .collect()
 }
 
 /// A sign-in a flow completed, for the authorization code it earns.
@@ -45,14 +216,87 @@ pub struct CompletedSignIn {
 
 /// Issues the authorization code for a completed sign-in and returns the redirect back to the
 /// client (`code`, `state`, `iss`). The code is written inside the flow's transaction, which
-/// also stores the session, so a crash never leaves one without the other.
+/// also stores the session, so a crash never leaves one without the other. When the access
+/// policies allow no token for this user, the redirect carries `access_denied` instead.
 pub async fn complete_authorization(
-    _state: &AppState,
-    _tx: &mut Tx,
-    _request: &AuthorizationRequest,
-    _signed_in: &CompletedSignIn,
+    state: &AppState,
+    tx: &mut Tx,
+    request: &AuthorizationRequest,
+    signed_in: &CompletedSignIn,
 ) -> Result<String, ServerError> {
-    Err(ServerError::Shutdown)
+    let now = state.now();
+    let clients = state.oidc().clients(state).await?;
+    let groups: Vec<String> = tx
+        .groups()
+        .of_user(signed_in.user.id)
+        .await?
+        .into_iter()
+        .map(|g| g.name.as_str().to_owned())
+        .collect();
+    let decision = clients.policies.evaluate(&gatehouse_oidc::AccessRequest {
+        client_id: &request.client_id,
+        grant_type: GrantType::AuthorizationCode,
+        scopes: &request.scope,
+        user: Some(gatehouse_oidc::AccessUser {
+            id: &signed_in.user.id.to_string(),
+            login: signed_in.user.login.as_str(),
+            groups: &groups,
+        }),
+    });
+    if let gatehouse_oidc::AccessDecision::Deny { .. } = decision {
+        Event::new(
+            event_types::APP_OAUTH2_AUTHORIZE_DENY,
+            Actor::User(signed_in.user.id),
+            Outcome::Failure,
+        )
+        .user(signed_in.user.id)
+        .app(signed_in.app.id)
+        .detail("client_id", request.client_id.as_str())
+        .detail("reason", gatehouse_oidc::POLICY_FAILED)
+        .append(tx, now)
+        .await?;
+        return Ok(deny_redirect(state, request, gatehouse_oidc::POLICY_FAILED));
+    }
+    let code = random::token::<32>();
+    let grant = GrantData {
+        scope: request.scope.clone(),
+        nonce: request.nonce.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        auth_time: signed_in.auth_time.as_second(),
+        acr_values: request.acr_values.clone(),
+        records: facts(&signed_in.records),
+    };
+    let record = gatehouse_oidc::code::CodeRecord::issue(request, now);
+    tx.oauth()
+        .insert_code(&CodeRow {
+            digest: digest::sha256_hex(code.as_bytes()),
+            client_id: request.client_id.clone(),
+            user_id: signed_in.user.id,
+            session_id: Some(signed_in.session_id),
+            grant: serde_json::to_value(&grant).map_err(|e| ServerError::Corrupt {
+                what: "grant".into(),
+                reason: e.to_string(),
+            })?,
+            created_at: now,
+            expires_at: record.expires_at(),
+            redeemed_at: None,
+            family_id: None,
+        })
+        .await?;
+    Event::new(
+        event_types::APP_OAUTH2_CODE_ISSUE,
+        Actor::User(signed_in.user.id),
+        Outcome::Success,
+    )
+    .user(signed_in.user.id)
+    .app(signed_in.app.id)
+    .detail("client_id", request.client_id.as_str())
+    .detail("scope", request.scope.to_string())
+    .detail("session_id", signed_in.session_id.to_string())
+    .append(tx, now)
+    .await?;
+    Ok(request.success_redirect(&code, state.issuer()))
 }
 
 /// The redirect back to the client for a denied sign-in: `error=access_denied` with
@@ -63,11 +307,24 @@ pub fn deny_redirect(state: &AppState, request: &AuthorizationRequest, descripti
 }
 
 /// Revokes the refresh tokens issued from a session that is ending, inside its transaction.
-pub async fn on_session_end(_tx: &mut Tx, _session: SessionId, _now: Timestamp) -> Result<(), StoreError> {
+pub async fn on_session_end(tx: &mut Tx, session: SessionId, _now: Timestamp) -> Result<(), StoreError> {
+    tx.oauth().revoke_of_session(session).await?;
     Ok(())
 }
 
 /// The provider's routes.
 pub fn router() -> Router<AppState> {
+    use gatehouse_oidc::issuer::*;
     Router::new()
+        .route(DISCOVERY_PATH, get(endpoints::discovery))
+        .route(JWKS_PATH, get(endpoints::jwks))
+        .route(AUTHORIZE_PATH, get(authorize::get).post(authorize::post))
+        .route(TOKEN_PATH, axum::routing::post(token::token))
+        .route(USERINFO_PATH, get(endpoints::userinfo).post(endpoints::userinfo))
+        .route(REVOKE_PATH, axum::routing::post(endpoints::revoke))
+        .route(INTROSPECT_PATH, axum::routing::post(endpoints::introspect))
+        .route(
+            LOGOUT_PATH,
+            get(endpoints::logout_get).post(endpoints::logout_post),
+        )
 }

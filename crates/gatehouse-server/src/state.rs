@@ -54,7 +54,7 @@ impl AppState {
         let passwords = Passwords::new(config.password, concurrency)?;
         let oidc = oidc::OidcState::load(&store, &keyring, &clock).await?;
         let flow = flow::FlowState::new(&config)?;
-        let verify = verify::VerifyState::new()?;
+        let verify = verify::VerifyState::new();
         Ok(Self(Arc::new(Inner {
             config,
             store,

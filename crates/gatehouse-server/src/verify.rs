@@ -22,7 +22,7 @@ use gatehouse_core::model::{
     AccessRuleRecord, Actor, AppName, Application, Assignments, ClientId, ClientKind, EVERYONE_ID, EventType,
     GrantType, Outcome, PolicyName, TokenAuthMethod,
 };
-use gatehouse_crypto::{KeySet, KeyStatus, SigningAlgorithm, SigningKey};
+use gatehouse_crypto::KeySet;
 use gatehouse_store::new_id;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -47,30 +47,21 @@ pub const MAX_PUSH_WAIT_SECONDS: u64 = 30;
 /// another node is seen.
 pub const PUSH_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Verify's in-memory state: push waiters and the challenge signing keys.
-#[derive(Debug)]
+/// Verify's in-memory state: the push waiters.
+#[derive(Debug, Default)]
 pub struct VerifyState {
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
-    keys: KeySet,
+}
+
+/// The keys that sign challenges and verify the enrollment access tokens: the OIDC provider's
+/// signing `KeySet` (published in `/oauth2/jwks`, signing the `at+jwt` access tokens).
+pub async fn keys(state: &AppState) -> Result<Arc<KeySet>, ServerError> {
+    state.oidc().keys(state).await
 }
 
 impl VerifyState {
-    /// The state at start. The signing keys are the provider's when `oidc` exposes them (see
-    /// [`VerifyState::keys`]); until then a key generated at start.
-    pub fn new() -> Result<Self, ServerError> {
-        let key = SigningKey::generate(SigningAlgorithm::Es256).map_err(ServerError::Crypto)?;
-        let keys = KeySet::new(vec![(key, KeyStatus::Active)]).map_err(ServerError::Crypto)?;
-        Ok(Self {
-            waiters: Mutex::new(HashMap::new()),
-            keys,
-        })
-    }
-
-    /// The keys that sign challenges and verify the enrollment access tokens. They must be the
-    /// OIDC provider's signing `KeySet` (published in `/oauth2/jwks`, signing the `at+jwt`
-    /// access tokens): that is the one line to change when the provider exposes it.
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// The wake-up of an enrollment's push long-polls.

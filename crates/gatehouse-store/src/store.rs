@@ -12,7 +12,7 @@ use crate::StoreError;
 use crate::backend::{self, Dialect, Pools, TxInner};
 use crate::repo::{
     AccessRules, AdminTokens, Apps, DeviceChallenges, DeviceProofJtis, Devices, Enrollments, Flows, Groups,
-    Log, Policies, Sessions, Settings, SignInFailures, Users, Zones,
+    Log, OAuth, Policies, Sessions, Settings, SignInFailures, Users, Zones,
 };
 use crate::sql::{InTx, Pooled};
 
@@ -133,4 +133,6 @@ repositories! {
     settings: Settings,
     /// Consecutive failed sign-in verifications, for lock-out.
     sign_in_failures: SignInFailures,
+    /// The OpenID Connect provider's codes, refresh tokens, signing keys and revoked token ids.
+    oauth: OAuth,
 }

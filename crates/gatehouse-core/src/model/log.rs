@@ -101,6 +101,12 @@ pub mod types {
     pub const APP_UPDATE: KnownType = EventType::known("app.lifecycle.update");
     pub const APP_DELETE: KnownType = EventType::known("app.lifecycle.delete");
     pub const APP_SECRET_ROTATE: KnownType = EventType::known("app.secret.rotate");
+    pub const APP_OAUTH2_AUTHORIZE_DENY: KnownType = EventType::known("app.oauth2.authorize.deny");
+    pub const APP_OAUTH2_CODE_ISSUE: KnownType = EventType::known("app.oauth2.code.issue");
+    pub const APP_OAUTH2_TOKEN_GRANT: KnownType = EventType::known("app.oauth2.token.grant");
+    pub const APP_OAUTH2_TOKEN_DENY: KnownType = EventType::known("app.oauth2.token.deny");
+    pub const APP_OAUTH2_TOKEN_REVOKE: KnownType = EventType::known("app.oauth2.token.revoke");
+    pub const APP_OAUTH2_KEY_ROTATE: KnownType = EventType::known("app.oauth2.key.rotate");
     pub const AUTHZ_RULE_CREATE: KnownType = EventType::known("authorization_server.rule.create");
     pub const AUTHZ_RULE_UPDATE: KnownType = EventType::known("authorization_server.rule.update");
     pub const AUTHZ_RULE_DELETE: KnownType = EventType::known("authorization_server.rule.delete");
@@ -151,6 +157,12 @@ pub mod types {
         APP_UPDATE,
         APP_DELETE,
         APP_SECRET_ROTATE,
+        APP_OAUTH2_AUTHORIZE_DENY,
+        APP_OAUTH2_CODE_ISSUE,
+        APP_OAUTH2_TOKEN_GRANT,
+        APP_OAUTH2_TOKEN_DENY,
+        APP_OAUTH2_TOKEN_REVOKE,
+        APP_OAUTH2_KEY_ROTATE,
         AUTHZ_RULE_CREATE,
         AUTHZ_RULE_UPDATE,
         AUTHZ_RULE_DELETE,

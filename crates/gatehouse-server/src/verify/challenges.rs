@@ -118,9 +118,8 @@ pub async fn issue(state: &AppState, tx: &mut Tx, spec: &ChallengeSpec) -> Resul
             .map(|(client_id, name)| wire::ChallengeApp { client_id, name }),
         client_ip: spec.client_ip.clone(),
     };
-    let request = state
-        .verify()
-        .keys()
+    let request = super::keys(state)
+        .await?
         .sign_typed(SigningAlgorithm::Es256, wire::jws_type::CHALLENGE, &claims)
         .map_err(ServerError::Crypto)?;
     Ok(Issued {

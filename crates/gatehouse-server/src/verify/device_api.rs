@@ -157,7 +157,7 @@ async fn record_jti(tx: &mut Tx, scoped: &str, exp: u64, now: u64) -> Result<boo
 // Registration (protocol 3.3)
 
 /// The user a `device.enroll` access token was issued to, checked as protocol 3.2 asks.
-fn check_enroll_token(state: &AppState, token: &str) -> Result<(String, String, u64), ApiError> {
+async fn check_enroll_token(state: &AppState, token: &str) -> Result<(String, String, u64), ApiError> {
     let bad = || {
         refusal(
             401,
@@ -170,7 +170,10 @@ fn check_enroll_token(state: &AppState, token: &str) -> Result<(String, String, 
     let expect = JwtExpectations::new(issuer, Audience::OneOf(&audiences), unix(state))
         .with_algorithms(&[SigningAlgorithm::Es256])
         .with_type("at+jwt");
-    let verified = state.verify().keys().verify(token, &expect).map_err(|_| bad())?;
+    let verified = super::keys(state)
+        .await?
+        .verify(token, &expect)
+        .map_err(|_| bad())?;
     let scope_ok = verified
         .str_claim("scope")
         .is_some_and(|s| s.split(' ').any(|t| t == wire::DEVICE_ENROLL_SCOPE));
@@ -225,7 +228,7 @@ async fn register_inner(
     // 1. The bearer token.
     let token = bearer(headers)
         .ok_or_else(|| refusal(401, "invalid_token", "a `device.enroll` access token is required"))?;
-    let (sub, token_jti, token_exp) = check_enroll_token(state, token)?;
+    let (sub, token_jti, token_exp) = check_enroll_token(state, token).await?;
     let token_key = format!("access_token:{token_jti}");
     if state.store().device_proof_jtis().seen(&token_key).await? {
         return Err(refusal(

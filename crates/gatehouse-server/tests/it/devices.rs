@@ -49,10 +49,9 @@ async fn enroll_token(server: &TestServer, login: &str) -> String {
         "iat": now, "exp": now + 600, "jti": random::token::<16>(),
         "client_id": wire::VERIFY_CLIENT_ID, "scope": "openid device.enroll",
     });
-    server
-        .state
-        .verify()
-        .keys()
+    gatehouse_server::verify::keys(&server.state)
+        .await
+        .unwrap()
         .sign_typed(SigningAlgorithm::Es256, "at+jwt", &claims)
         .unwrap()
 }
@@ -185,7 +184,11 @@ impl Device {
         origin: Option<&str>,
         number: Option<u32>,
     ) -> reqwest::Response {
-        let jwks = server.state.verify().keys().jwks().clone();
+        let jwks = gatehouse_server::verify::keys(&server.state)
+            .await
+            .unwrap()
+            .jwks()
+            .clone();
         let verified =
             gatehouse_verify::protocol::verify_challenge(request, &jwks, &server.base, now(server)).unwrap();
         let claims: ChallengeClaims = verified.claims.clone();

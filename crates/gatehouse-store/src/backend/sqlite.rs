@@ -31,6 +31,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         sql: include_str!("../../migrations/sqlite/0002_sign_in.sql"),
     },
     MigrationFile {
+        version: 3,
+        description: "openid connect provider",
+        file: "0003_oidc.sql",
+        sql: include_str!("../../migrations/sqlite/0003_oidc.sql"),
+    },
+    MigrationFile {
         version: 4,
         description: "devices",
         file: "0004_devices.sql",

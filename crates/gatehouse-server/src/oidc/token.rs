@@ -1,0 +1,618 @@
+//! The token endpoint (`/oauth2/token`): authorization code (+ PKCE), refresh token (rotation,
+//! reuse detection, session and policy re-check) and client credentials. Client secrets are
+//! SHA-256 digests compared in constant time (no argon2 here); tokens are ES256 JWTs signed with
+//! the keys held in memory.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::model::{Actor, Outcome, SessionId, User, UserId, event_types};
+use gatehouse_crypto::{SigningAlgorithm, digest, random};
+use gatehouse_oidc::claims::{AccessTokenInput, AccessTokenUser, IdTokenInput, UserProfile};
+use gatehouse_oidc::code::{CodeDecision, CodeRecord, redeem_code};
+use gatehouse_oidc::refresh::{RefreshDecision, RefreshRecord, RefreshStatus, redeem_refresh};
+use gatehouse_oidc::{
+    AccessDecision, AccessGrant, AccessRequest, AccessUser, ErrorCode, Grant, GrantType, Params,
+    ProtocolError, ScopeSet, TokenError, TokenResponse, parse_token_request, scope,
+};
+use gatehouse_store::RefreshRow;
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use super::{Client, Clients, GrantData};
+use crate::audit::Event;
+use crate::{ApiError, AppState, ServerError};
+
+/// A JSON answer that is never cached.
+pub(crate) fn no_store(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A token-endpoint error: its status, JSON body and `WWW-Authenticate` challenge.
+pub(crate) fn token_error(error: &TokenError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = no_store(status, &error.to_json());
+    if let Some(challenge) = error.www_authenticate()
+        && let Ok(value) = HeaderValue::from_str(&challenge)
+    {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+pub(crate) fn form(body: &Bytes) -> Result<Params, TokenError> {
+    std::str::from_utf8(body)
+        .map(Params::parse)
+        .map_err(|_| TokenError::new(ErrorCode::InvalidRequest, "the form is not UTF-8"))
+}
+
+pub(crate) fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+}
+
+/// Why a request failed, for the answer and the log.
+enum Failure {
+    Token(TokenError),
+    Server(ServerError),
+}
+
+impl From<TokenError> for Failure {
+    fn from(e: TokenError) -> Self {
+        Self::Token(e)
+    }
+}
+
+impl From<ServerError> for Failure {
+    fn from(e: ServerError) -> Self {
+        Self::Server(e)
+    }
+}
+
+impl From<gatehouse_store::StoreError> for Failure {
+    fn from(e: gatehouse_store::StoreError) -> Self {
+        Self::Server(e.into())
+    }
+}
+
+fn invalid_grant(why: &str) -> Failure {
+    Failure::Token(TokenError::new(ErrorCode::InvalidGrant, why))
+}
+
+fn policy_failed() -> Failure {
+    Failure::Token(ProtocolError::policy_failed().into())
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> ServerError {
+    ServerError::Corrupt {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request = match form(&body).and_then(|p| parse_token_request(&p, authorization(&headers))) {
+        Ok(r) => r,
+        Err(e) => {
+            log(&state, None, None, Outcome::Failure, "unknown", Some(&e)).await?;
+            return Ok(token_error(&e));
+        }
+    };
+    let clients = state.oidc().clients(&state).await?;
+    let client = clients.by_id.get(request.client.client_id());
+    let grant_type = request.grant.grant_type();
+    let authenticated = request.authenticate(client.map(|c| &c.registration));
+    let client = match (authenticated, client) {
+        (Ok(_), Some(client)) => client,
+        (Err(e), client) => {
+            log(
+                &state,
+                client,
+                None,
+                Outcome::Failure,
+                grant_type.as_str(),
+                Some(&e),
+            )
+            .await?;
+            return Ok(token_error(&e));
+        }
+        (Ok(_), None) => return Err(ApiError::internal(&"authenticated an unknown client")),
+    };
+    let result = match &request.grant {
+        Grant::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            authorization_code(
+                &state,
+                &clients,
+                client,
+                code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+            )
+            .await
+        }
+        Grant::RefreshToken { refresh_token, scope } => {
+            refresh(&state, &clients, client, refresh_token, scope.as_ref()).await
+        }
+        Grant::ClientCredentials { scope } => client_credentials(&state, &clients, client, scope).await,
+    };
+    match result {
+        Ok((response, user)) => {
+            log(
+                &state,
+                Some(client),
+                user,
+                Outcome::Success,
+                grant_type.as_str(),
+                None,
+            )
+            .await?;
+            Ok(no_store(StatusCode::OK, &response.to_json()))
+        }
+        Err(Failure::Token(e)) => {
+            log(
+                &state,
+                Some(client),
+                None,
+                Outcome::Failure,
+                grant_type.as_str(),
+                Some(&e),
+            )
+            .await?;
+            Ok(token_error(&e))
+        }
+        Err(Failure::Server(e)) => Err(e.into()),
+    }
+}
+
+async fn log(
+    state: &AppState,
+    client: Option<&Client>,
+    user: Option<UserId>,
+    outcome: Outcome,
+    grant_type: &str,
+    error: Option<&TokenError>,
+) -> Result<(), ServerError> {
+    let now = state.now();
+    let kind = if error.is_some() {
+        event_types::APP_OAUTH2_TOKEN_DENY
+    } else {
+        event_types::APP_OAUTH2_TOKEN_GRANT
+    };
+    let actor = match (user, client) {
+        (Some(user), _) => Actor::User(user),
+        (None, Some(c)) => Actor::Client(c.registration.client_id.clone()),
+        (None, None) => Actor::Anonymous,
+    };
+    let mut event = Event::new(kind, actor, outcome).detail("grant_type", grant_type);
+    if let Some(c) = client {
+        event = event
+            .app(c.app.id)
+            .detail("client_id", c.registration.client_id.as_str());
+    }
+    if let Some(user) = user {
+        event = event.user(user);
+    }
+    if let Some(e) = error {
+        event = event
+            .detail("error", e.code().as_str())
+            .detail("error_description", e.error.description.as_str());
+    }
+    let mut tx = state.store().begin().await?;
+    event.append(&mut tx, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn evaluate(
+    clients: &Clients,
+    client: &Client,
+    grant: GrantType,
+    scopes: &ScopeSet,
+    user: Option<(&User, &[String])>,
+) -> Result<AccessGrant, Failure> {
+    let id = user.map(|(u, _)| u.id.to_string());
+    let decision = clients.policies.evaluate(&AccessRequest {
+        client_id: &client.registration.client_id,
+        grant_type: grant,
+        scopes,
+        user: user.map(|(u, groups)| AccessUser {
+            id: id.as_deref().unwrap_or_default(),
+            login: u.login.as_str(),
+            groups,
+        }),
+    });
+    match decision {
+        AccessDecision::Allow { grant, .. } => Ok(grant),
+        AccessDecision::Deny { .. } => Err(policy_failed()),
+    }
+}
+
+fn at(now: Timestamp, d: Duration) -> Timestamp {
+    Timestamp::from_second(
+        now.as_second()
+            .saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+    )
+    .unwrap_or(now)
+}
+
+/// The user a code or refresh token acts for, still active, and their groups.
+async fn active_user(state: &AppState, id: UserId) -> Result<(User, Vec<String>), Failure> {
+    let store = state.store();
+    let user = store
+        .users()
+        .get(id)
+        .await?
+        .filter(|u| u.status.can_sign_in())
+        .ok_or_else(|| invalid_grant("the user may no longer sign in"))?;
+    let groups = store
+        .groups()
+        .of_user(user.id)
+        .await?
+        .into_iter()
+        .map(|g| g.name.as_str().to_owned())
+        .collect();
+    Ok((user, groups))
+}
+
+pub(crate) fn profile(user: &User, groups: &[String]) -> UserProfile {
+    let attr = |name: &str| {
+        user.profile
+            .as_map()
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    UserProfile {
+        subject: user.id.to_string(),
+        login: user.login.as_str().to_owned(),
+        name: Some(user.display_name.as_str().to_owned()),
+        given_name: attr("given_name"),
+        family_name: attr("family_name"),
+        email: Some(user.email.as_str().to_owned()),
+        email_verified: true,
+        locale: attr("locale"),
+        zoneinfo: attr("zoneinfo"),
+        groups: groups.to_vec(),
+        updated_at: Some(user.updated_at),
+    }
+}
+
+struct Issue<'a> {
+    client: &'a Client,
+    user: &'a User,
+    groups: &'a [String],
+    session_id: Option<SessionId>,
+    grant: &'a GrantData,
+    scope: &'a ScopeSet,
+    access: &'a AccessGrant,
+}
+
+/// Signs the access token and, for `openid`, the ID token.
+async fn sign_user_tokens(
+    state: &AppState,
+    issue: &Issue<'_>,
+) -> Result<(String, Option<String>, u64), Failure> {
+    let now = state.now();
+    let keys = state.oidc().keys(state).await?;
+    let issuer = state.issuer();
+    let sid = issue.session_id.map(|s| s.to_string());
+    let requested_acr = issue
+        .grant
+        .acr_values
+        .as_deref()
+        .and_then(gatehouse_oidc::assurance::choose_acr);
+    let auth_time = Timestamp::from_second(issue.grant.auth_time).unwrap_or(now);
+    let lifetime = issue.access.access_token_lifetime.duration();
+    let subject = issue.user.id.to_string();
+    let jti = random::token::<16>();
+    let claims = gatehouse_oidc::claims::access_token_claims(&AccessTokenInput {
+        issuer,
+        audience: issuer.as_str(),
+        client_id: &issue.client.registration.client_id,
+        scope: issue.scope,
+        now,
+        lifetime,
+        jti: &jti,
+        user: Some(AccessTokenUser {
+            subject: &subject,
+            auth_time,
+            records: &issue.grant.records,
+            requested_acr,
+            session_id: sid.as_deref(),
+        }),
+    });
+    let access = keys
+        .sign_typed(
+            SigningAlgorithm::Es256,
+            gatehouse_oidc::claims::ACCESS_TOKEN_TYPE,
+            &claims,
+        )
+        .map_err(ServerError::Crypto)?;
+    let id_token = if issue.scope.contains(scope::OPENID) {
+        let profile = profile(issue.user, issue.groups);
+        let claims = gatehouse_oidc::claims::id_token_claims(&IdTokenInput {
+            issuer,
+            client_id: &issue.client.registration.client_id,
+            profile: &profile,
+            scope: issue.scope,
+            now,
+            lifetime: gatehouse_oidc::claims::ID_TOKEN_LIFETIME,
+            auth_time,
+            nonce: issue.grant.nonce.as_deref(),
+            records: &issue.grant.records,
+            requested_acr,
+            session_id: sid.as_deref(),
+        });
+        Some(
+            keys.sign(SigningAlgorithm::Es256, &claims)
+                .map_err(ServerError::Crypto)?,
+        )
+    } else {
+        None
+    };
+    Ok((access, id_token, lifetime.as_secs()))
+}
+
+fn refresh_row(issue: &Issue<'_>, family_id: &str, now: Timestamp) -> Result<(String, RefreshRow), Failure> {
+    let token = random::token::<32>();
+    let row = RefreshRow {
+        digest: digest::sha256_hex(token.as_bytes()),
+        family_id: family_id.to_owned(),
+        client_id: issue.client.registration.client_id.clone(),
+        user_id: issue.user.id,
+        session_id: issue.session_id,
+        scope: issue.scope.to_string(),
+        status: "active".to_owned(),
+        grant: serde_json::to_value(issue.grant).map_err(|e| corrupt("grant", e))?,
+        created_at: now,
+        expires_at: at(now, issue.access.refresh_token_lifetime.duration()),
+    };
+    Ok((token, row))
+}
+
+fn wants_refresh(issue: &Issue<'_>) -> bool {
+    issue.access.refresh_allowed && issue.client.registration.allows(GrantType::RefreshToken)
+}
+
+async fn authorization_code(
+    state: &AppState,
+    clients: &Clients,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+) -> Result<(TokenResponse, Option<UserId>), Failure> {
+    let now = state.now();
+    let digest = digest::sha256_hex(code.as_bytes());
+    let row = state.store().oauth().code(&digest).await?;
+    let grant: Option<GrantData> = row
+        .as_ref()
+        .map(|r| serde_json::from_value(r.grant.clone()))
+        .transpose()
+        .map_err(|e| corrupt("authorization code", e))?;
+    let record = row.as_ref().zip(grant.as_ref()).map(|(r, g)| CodeRecord {
+        client_id: r.client_id.clone(),
+        redirect_uri: g.redirect_uri.clone(),
+        code_challenge: g.code_challenge.clone(),
+        issued_at: r.created_at,
+        redeemed: r.redeemed_at.is_some(),
+    });
+    match redeem_code(
+        record.as_ref(),
+        &client.registration.client_id,
+        redirect_uri,
+        code_verifier,
+        now,
+    ) {
+        CodeDecision::Issue => {}
+        CodeDecision::Reject(e) => return Err(e.into()),
+        CodeDecision::Replayed(e) => {
+            // A replayed code: the tokens it earned are revoked too (RFC 6749 section 4.1.2).
+            if let Some(family) = row.as_ref().and_then(|r| r.family_id.as_deref()) {
+                let mut tx = state.store().begin().await?;
+                tx.oauth().revoke_family(family).await?;
+                tx.commit().await?;
+            }
+            return Err(e.into());
+        }
+    }
+    let (Some(row), Some(grant)) = (row, grant) else {
+        return Err(invalid_grant("the authorization code is invalid or expired"));
+    };
+    let (user, groups) = active_user(state, row.user_id).await?;
+    let access = evaluate(
+        clients,
+        client,
+        GrantType::AuthorizationCode,
+        &grant.scope,
+        Some((&user, &groups)),
+    )?;
+    let issue = Issue {
+        client,
+        user: &user,
+        groups: &groups,
+        session_id: row.session_id,
+        grant: &grant,
+        scope: &grant.scope,
+        access: &access,
+    };
+    let family_id = random::token::<16>();
+    let refresh = if wants_refresh(&issue) {
+        Some(refresh_row(&issue, &family_id, now)?)
+    } else {
+        None
+    };
+    let mut tx = state.store().begin().await?;
+    let family = refresh.as_ref().map(|_| family_id.as_str());
+    if !tx.oauth().redeem_code(&digest, now, family).await? {
+        return Err(invalid_grant("the authorization code was already used"));
+    }
+    if let Some((_, row)) = &refresh {
+        tx.oauth().insert_refresh_token(row).await?;
+    }
+    tx.commit().await?;
+    let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
+    Ok((
+        TokenResponse {
+            access_token,
+            expires_in,
+            scope: grant.scope.clone(),
+            refresh_token: refresh.map(|(t, _)| t),
+            id_token,
+        },
+        Some(user.id),
+    ))
+}
+
+async fn refresh(
+    state: &AppState,
+    clients: &Clients,
+    client: &Client,
+    token: &str,
+    requested: Option<&ScopeSet>,
+) -> Result<(TokenResponse, Option<UserId>), Failure> {
+    let now = state.now();
+    let digest = digest::sha256_hex(token.as_bytes());
+    let row = state.store().oauth().refresh_token(&digest).await?;
+    let record = row
+        .as_ref()
+        .map(|r| -> Result<RefreshRecord, ServerError> {
+            Ok(RefreshRecord {
+                family_id: r.family_id.clone(),
+                client_id: r.client_id.clone(),
+                scope: ScopeSet::parse(&r.scope).map_err(|e| corrupt("refresh token", e))?,
+                status: match r.status.as_str() {
+                    "active" => RefreshStatus::Active,
+                    "rotated" => RefreshStatus::Rotated,
+                    _ => RefreshStatus::Revoked,
+                },
+                expires_at: r.expires_at,
+            })
+        })
+        .transpose()?;
+    let scope = match redeem_refresh(record.as_ref(), &client.registration.client_id, requested, now) {
+        RefreshDecision::Rotate { scope } => scope,
+        RefreshDecision::Reject(e) => return Err(e.into()),
+        RefreshDecision::RevokeFamily { family_id, error } => {
+            let mut tx = state.store().begin().await?;
+            tx.oauth().revoke_family(&family_id).await?;
+            tx.commit().await?;
+            return Err(error.into());
+        }
+    };
+    let Some(row) = row else {
+        return Err(invalid_grant("the refresh token is invalid, expired or revoked"));
+    };
+    // The sign-in the token rests on must still hold: a live session, an active user.
+    if let Some(session_id) = row.session_id {
+        let live = state
+            .store()
+            .sessions()
+            .get(session_id)
+            .await?
+            .is_some_and(|s| s.is_live(now));
+        if !live {
+            return Err(invalid_grant(
+                "the session this refresh token belongs to has ended",
+            ));
+        }
+    }
+    let (user, groups) = active_user(state, row.user_id).await?;
+    let access = evaluate(
+        clients,
+        client,
+        GrantType::RefreshToken,
+        &scope,
+        Some((&user, &groups)),
+    )?;
+    let grant: GrantData =
+        serde_json::from_value(row.grant.clone()).map_err(|e| corrupt("refresh token", e))?;
+    let issue = Issue {
+        client,
+        user: &user,
+        groups: &groups,
+        session_id: row.session_id,
+        grant: &grant,
+        scope: &scope,
+        access: &access,
+    };
+    let (next, mut next_row) = refresh_row(&issue, &row.family_id, now)?;
+    // A rotation never outlives the family's first expiry.
+    next_row.expires_at = next_row.expires_at.min(row.expires_at);
+    let mut tx = state.store().begin().await?;
+    if !tx.oauth().rotate_refresh_token(&digest).await? {
+        tx.oauth().revoke_family(&row.family_id).await?;
+        tx.commit().await?;
+        return Err(invalid_grant(
+            "the refresh token was already used; every token of its family is now revoked",
+        ));
+    }
+    tx.oauth().insert_refresh_token(&next_row).await?;
+    tx.commit().await?;
+    let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
+    Ok((
+        TokenResponse {
+            access_token,
+            expires_in,
+            scope,
+            refresh_token: Some(next),
+            id_token,
+        },
+        Some(user.id),
+    ))
+}
+
+async fn client_credentials(
+    state: &AppState,
+    clients: &Clients,
+    client: &Client,
+    scope: &ScopeSet,
+) -> Result<(TokenResponse, Option<UserId>), Failure> {
+    let now = state.now();
+    let access = evaluate(clients, client, GrantType::ClientCredentials, scope, None)?;
+    let keys = state.oidc().keys(state).await?;
+    let issuer = state.issuer();
+    let jti = random::token::<16>();
+    let lifetime = access.access_token_lifetime.duration();
+    let claims: Map<String, Value> = gatehouse_oidc::claims::access_token_claims(&AccessTokenInput {
+        issuer,
+        audience: issuer.as_str(),
+        client_id: &client.registration.client_id,
+        scope,
+        now,
+        lifetime,
+        jti: &jti,
+        user: None,
+    });
+    let access_token = keys
+        .sign_typed(
+            SigningAlgorithm::Es256,
+            gatehouse_oidc::claims::ACCESS_TOKEN_TYPE,
+            &claims,
+        )
+        .map_err(ServerError::Crypto)?;
+    Ok((
+        TokenResponse {
+            access_token,
+            expires_in: lifetime.as_secs(),
+            scope: scope.clone(),
+            refresh_token: None,
+            id_token: None,
+        },
+        None,
+    ))
+}

@@ -1,0 +1,309 @@
+//! The OpenID Connect provider's records: authorization codes (`oauth_codes`), refresh tokens
+//! (`oauth_refresh_tokens`), signing keys (`signing_keys`) and revoked access tokens
+//! (`revoked_tokens`). Codes and refresh tokens are stored under the SHA-256 digest of the value
+//! handed out; single use and rotation are atomic switches (`UPDATE … WHERE <still unused>`), so
+//! of two nodes redeeming the same code or token at once exactly one wins.
+
+use gatehouse_core::model::{SessionId, UserId};
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::StoreError;
+use crate::sql::{Exec, InTx, Row, query};
+
+/// An authorization code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeRow {
+    /// SHA-256 (hex) of the code.
+    pub digest: String,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub session_id: Option<SessionId>,
+    /// What the code grants (request, records, auth_time), as the provider serialized it.
+    pub grant: Value,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub redeemed_at: Option<Timestamp>,
+    /// The refresh-token family issued when it was redeemed (revoked if the code is replayed).
+    pub family_id: Option<String>,
+}
+
+/// A refresh token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshRow {
+    /// SHA-256 (hex) of the token.
+    pub digest: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub session_id: Option<SessionId>,
+    pub scope: String,
+    /// `active`, `rotated` or `revoked`.
+    pub status: String,
+    pub grant: Value,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A signing key, sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    /// `ES256` or `RS256`.
+    pub algorithm: String,
+    /// The PKCS#8 DER sealed with the master keyring.
+    pub sealed: String,
+    /// `active` or `retiring`.
+    pub status: String,
+    pub created_at: Timestamp,
+    /// For a retiring key: published until then.
+    pub not_after: Option<Timestamp>,
+}
+
+/// The OAuth repository.
+#[derive(Debug)]
+pub struct OAuth<E> {
+    ex: E,
+}
+
+fn code_from_row(row: &Row) -> Result<CodeRow, StoreError> {
+    Ok(CodeRow {
+        digest: row.text("digest")?,
+        client_id: row.text("client_id")?,
+        user_id: row.parse("user_id", UserId::parse)?,
+        session_id: row.opt_parse("session_id", SessionId::parse)?,
+        grant: row.json("grant_data")?,
+        created_at: row.time("created_at")?,
+        expires_at: row.time("expires_at")?,
+        redeemed_at: row.opt_time("redeemed_at")?,
+        family_id: row.opt_text("family_id")?,
+    })
+}
+
+fn refresh_from_row(row: &Row) -> Result<RefreshRow, StoreError> {
+    Ok(RefreshRow {
+        digest: row.text("digest")?,
+        family_id: row.text("family_id")?,
+        client_id: row.text("client_id")?,
+        user_id: row.parse("user_id", UserId::parse)?,
+        session_id: row.opt_parse("session_id", SessionId::parse)?,
+        scope: row.text("scope")?,
+        status: row.text("status")?,
+        grant: row.json("grant_data")?,
+        created_at: row.time("created_at")?,
+        expires_at: row.time("expires_at")?,
+    })
+}
+
+fn key_from_row(row: &Row) -> Result<SigningKeyRow, StoreError> {
+    Ok(SigningKeyRow {
+        kid: row.text("kid")?,
+        algorithm: row.text("algorithm")?,
+        sealed: row.text("sealed")?,
+        status: row.text("status")?,
+        created_at: row.time("created_at")?,
+        not_after: row.opt_time("not_after")?,
+    })
+}
+
+impl<E: Exec> OAuth<E> {
+    pub(crate) fn new(ex: E) -> Self {
+        Self { ex }
+    }
+
+    /// The code stored under `digest`, redeemed or not.
+    pub async fn code(&mut self, digest: &str) -> Result<Option<CodeRow>, StoreError> {
+        let q = query(
+            "SELECT digest, client_id, user_id, session_id, grant_data, created_at, expires_at, \
+             redeemed_at, family_id FROM oauth_codes WHERE digest = $1",
+        )
+        .bind(digest);
+        self.ex
+            .fetch_optional(q)
+            .await?
+            .as_ref()
+            .map(code_from_row)
+            .transpose()
+    }
+
+    /// The refresh token stored under `digest`, whatever its status.
+    pub async fn refresh_token(&mut self, digest: &str) -> Result<Option<RefreshRow>, StoreError> {
+        let q = query(
+            "SELECT digest, family_id, client_id, user_id, session_id, scope, status, grant_data, \
+             created_at, expires_at FROM oauth_refresh_tokens WHERE digest = $1",
+        )
+        .bind(digest);
+        self.ex
+            .fetch_optional(q)
+            .await?
+            .as_ref()
+            .map(refresh_from_row)
+            .transpose()
+    }
+
+    /// Every signing key, newest first.
+    pub async fn signing_keys(&mut self) -> Result<Vec<SigningKeyRow>, StoreError> {
+        let q = query(
+            "SELECT kid, algorithm, sealed, status, created_at, not_after FROM signing_keys \
+             ORDER BY created_at DESC, kid",
+        );
+        self.ex.fetch_all(q).await?.iter().map(key_from_row).collect()
+    }
+
+    /// Whether the access token `jti` was revoked.
+    pub async fn is_revoked(&mut self, jti: &str) -> Result<bool, StoreError> {
+        let q = query("SELECT jti FROM revoked_tokens WHERE jti = $1").bind(jti);
+        Ok(self.ex.fetch_optional(q).await?.is_some())
+    }
+}
+
+impl OAuth<InTx<'_>> {
+    pub async fn insert_code(&mut self, code: &CodeRow) -> Result<(), StoreError> {
+        let q = query(
+            "INSERT INTO oauth_codes (digest, client_id, user_id, session_id, grant_data, created_at, \
+             expires_at, redeemed_at, family_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(code.digest.as_str())
+        .bind(code.client_id.as_str())
+        .bind(code.user_id)
+        .bind(code.session_id)
+        .bind_json(&code.grant)
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .bind(code.redeemed_at)
+        .bind(code.family_id.as_deref());
+        self.ex.execute(q).await?;
+        Ok(())
+    }
+
+    /// Marks the code used; false when it already was (the caller lost, or the code is replayed).
+    pub async fn redeem_code(
+        &mut self,
+        digest: &str,
+        now: Timestamp,
+        family_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let q = query(
+            "UPDATE oauth_codes SET redeemed_at = $2, family_id = $3 WHERE digest = $1 AND redeemed_at IS NULL",
+        )
+        .bind(digest)
+        .bind(now)
+        .bind(family_id);
+        Ok(self.ex.execute(q).await? == 1)
+    }
+
+    /// Forgets codes that expired before `now`; returns how many.
+    pub async fn purge_codes(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        self.ex
+            .execute(query("DELETE FROM oauth_codes WHERE expires_at < $1").bind(now))
+            .await
+    }
+
+    pub async fn insert_refresh_token(&mut self, token: &RefreshRow) -> Result<(), StoreError> {
+        let q = query(
+            "INSERT INTO oauth_refresh_tokens (digest, family_id, client_id, user_id, session_id, scope, \
+             status, grant_data, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(token.digest.as_str())
+        .bind(token.family_id.as_str())
+        .bind(token.client_id.as_str())
+        .bind(token.user_id)
+        .bind(token.session_id)
+        .bind(token.scope.as_str())
+        .bind(token.status.as_str())
+        .bind_json(&token.grant)
+        .bind(token.created_at)
+        .bind(token.expires_at);
+        self.ex.execute(q).await?;
+        Ok(())
+    }
+
+    /// Switches an active token to rotated; false when it was not active any more (a replay, or
+    /// a concurrent refresh that won).
+    pub async fn rotate_refresh_token(&mut self, digest: &str) -> Result<bool, StoreError> {
+        let q = query(
+            "UPDATE oauth_refresh_tokens SET status = 'rotated' WHERE digest = $1 AND status = 'active'",
+        )
+        .bind(digest);
+        Ok(self.ex.execute(q).await? == 1)
+    }
+
+    /// Revokes every token of a family; returns how many were not revoked yet.
+    pub async fn revoke_family(&mut self, family_id: &str) -> Result<u64, StoreError> {
+        let q = query(
+            "UPDATE oauth_refresh_tokens SET status = 'revoked' WHERE family_id = $1 AND status <> 'revoked'",
+        )
+        .bind(family_id);
+        self.ex.execute(q).await
+    }
+
+    /// Revokes every refresh token issued from a session; returns how many.
+    pub async fn revoke_of_session(&mut self, session: SessionId) -> Result<u64, StoreError> {
+        let q = query(
+            "UPDATE oauth_refresh_tokens SET status = 'revoked' WHERE session_id = $1 AND status <> 'revoked'",
+        )
+        .bind(session);
+        self.ex.execute(q).await
+    }
+
+    pub async fn insert_signing_key(&mut self, key: &SigningKeyRow) -> Result<(), StoreError> {
+        let q = query(
+            "INSERT INTO signing_keys (kid, algorithm, sealed, status, created_at, not_after) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key.kid.as_str())
+        .bind(key.algorithm.as_str())
+        .bind(key.sealed.as_str())
+        .bind(key.status.as_str())
+        .bind(key.created_at)
+        .bind(key.not_after);
+        self.ex.execute(q).await?;
+        Ok(())
+    }
+
+    /// Makes the active keys of `algorithm` retiring, published until `not_after`; returns how many.
+    pub async fn retire_signing_keys(
+        &mut self,
+        algorithm: &str,
+        not_after: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let q = query(
+            "UPDATE signing_keys SET status = 'retiring', not_after = $2 WHERE algorithm = $1 AND status = 'active'",
+        )
+        .bind(algorithm)
+        .bind(not_after);
+        self.ex.execute(q).await
+    }
+
+    /// Deletes retiring keys whose `not_after` has passed; returns how many.
+    pub async fn purge_signing_keys(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        let q = query("DELETE FROM signing_keys WHERE status = 'retiring' AND not_after < $1").bind(now);
+        self.ex.execute(q).await
+    }
+
+    /// Re-seals a key (after a master-key rotation).
+    pub async fn reseal_signing_key(&mut self, kid: &str, sealed: &str) -> Result<bool, StoreError> {
+        let q = query("UPDATE signing_keys SET sealed = $2 WHERE kid = $1")
+            .bind(kid)
+            .bind(sealed);
+        Ok(self.ex.execute(q).await? == 1)
+    }
+
+    /// Denies an access token until it would expire anyway.
+    pub async fn revoke_access_token(&mut self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+        let q = query(
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(expires_at);
+        self.ex.execute(q).await?;
+        Ok(())
+    }
+
+    /// Forgets revoked ids whose tokens expired before `now`.
+    pub async fn purge_revoked(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        self.ex
+            .execute(query("DELETE FROM revoked_tokens WHERE expires_at < $1").bind(now))
+            .await
+    }
+}
