@@ -124,6 +124,8 @@ pub async fn start(
         messages: Vec::new(),
         redirect: None,
         rule: None,
+        device: None,
+        uv_keys_added: 0,
     };
     begin(state, data, start.interaction_allowed).await
 }
@@ -156,6 +158,8 @@ pub async fn start_dashboard(
         messages: Vec::new(),
         redirect: None,
         rule: None,
+        device: None,
+        uv_keys_added: 0,
     };
     begin(state, data, true).await
 }
@@ -201,6 +205,8 @@ pub async fn start_enroll(
         messages: Vec::new(),
         redirect: None,
         rule: None,
+        device: None,
+        uv_keys_added: 0,
     };
     let mut work = steps::Work {
         subject: engine::Subject::load(state, &data).await?,

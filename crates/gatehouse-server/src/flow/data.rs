@@ -44,6 +44,12 @@ pub struct FlowData {
     /// The rule that decided last (for the log and the page).
     #[serde(default)]
     pub rule: Option<String>,
+    /// The Verify device that proved itself in this flow.
+    #[serde(default)]
+    pub device: Option<ProvenDevice>,
+    /// User-verification keys added to a device during this flow (at most one).
+    #[serde(default)]
+    pub uv_keys_added: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +140,9 @@ pub enum Current {
         /// Email and SMS: the code sent.
         #[serde(default)]
         otp: Option<SentCode>,
+        /// Device push and FastPass: the challenge issued to the device.
+        #[serde(default)]
+        device: Option<DeviceChallenge>,
     },
     Enroll {
         authenticator: AuthenticatorKey,
@@ -147,6 +156,35 @@ pub enum Current {
         #[serde(default)]
         otp: Option<SentCode>,
     },
+}
+
+/// A challenge issued to a Gatehouse Verify device for the current step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceChallenge {
+    pub challenge_id: String,
+    /// The compact JWS (FastPass: relayed by the page to the loopback daemon).
+    pub request: String,
+    /// Number matching: the number shown on the page.
+    #[serde(default)]
+    pub number: Option<u32>,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// An `enroll_user_verification` challenge (inline biometric remediation).
+    #[serde(default)]
+    pub enroll_user_verification: bool,
+}
+
+/// A device that proved itself in this flow (an accepted FastPass or push answer): the facts
+/// the policy's device conditions read (DESIGN 4.2, protocol 13).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProvenDevice {
+    pub device_id: DeviceId,
+    pub enrollment_id: EnrollmentId,
+    pub managed: bool,
+    pub platform: String,
+    pub secure_hardware: bool,
+    pub biometric_capable: bool,
+    pub pop_hardware: bool,
 }
 
 /// A one-time code sent by email or SMS.

@@ -107,7 +107,7 @@ pub fn context(data: &FlowData, subject: &Subject) -> RequestContext {
             groups: subject.groups.clone(),
         },
         ip,
-        device: None,
+        device: super::device::policy_device(data),
         risk: RiskLevel::Low,
     }
 }
@@ -314,6 +314,7 @@ fn keep_or_select(data: &mut FlowData, subject: &Subject, options: &[StepOption]
             .active_enrollment(o.authenticator, o.method, first_enrollment_id(o))
             .map(|e| e.id),
         otp: None,
+        device: None,
     });
 }
 

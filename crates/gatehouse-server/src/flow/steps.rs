@@ -158,6 +158,17 @@ pub async fn apply(
             let body: AnswerBody = parse(body)?;
             challenge(state, id, data, &mut work, body, now).await?
         }
+        ("poll", Pending::Verify { .. } | Pending::Enroll { .. }) => {
+            parse::<serde_json::Map<String, Value>>(body)?;
+            match super::device::poll(state, id, data, &mut work).await? {
+                super::device::Polled::Advanced => true,
+                super::device::Polled::Waiting => false,
+                super::device::Polled::Deny { code, message } => {
+                    deny(state, data, &mut work, code, &message, now);
+                    return Ok(work);
+                }
+            }
+        }
         ("select-authenticator", Pending::Verify { options }) => {
             let body: SelectBody = parse(body)?;
             let options = options.clone();
@@ -212,6 +223,7 @@ pub async fn apply(
     } else {
         ensure_code_sent(state, id, data, &mut work, now)?;
     }
+    super::device::ensure_challenge(state, id, data).await?;
     Ok(work)
 }
 
@@ -452,6 +464,14 @@ async fn challenge(
             };
             verify_sent_code(state, id, data, work, authenticator, method, &code, now)
         }
+        AuthenticatorKey::Device if method == Method::Otp => {
+            let Some(code) = body.code else {
+                data.messages
+                    .push(Message::error("missing_field", "Enter the code."));
+                return Ok(false);
+            };
+            verify_device_otp(state, id, data, work, &code, now).await
+        }
         other => {
             data.messages.push(Message::error(
                 "unsupported_authenticator",
@@ -534,6 +554,79 @@ fn verify_totp(
         id,
         enrollment.as_ref(),
         AuthenticatorKey::Totp,
+        Method::Otp,
+        ok,
+        counter,
+        now,
+    );
+    if !ok {
+        let (code, text) = messages::INVALID_CODE;
+        data.messages.push(Message::error(code, text));
+    }
+    Ok(result)
+}
+
+/// Checks a Gatehouse Verify TOTP code (protocol 10) against the enrollment's sealed seed, only
+/// for an active enrollment on an active device.
+async fn verify_device_otp(
+    state: &AppState,
+    id: FlowId,
+    data: &mut FlowData,
+    work: &mut Work,
+    code: &str,
+    now: Timestamp,
+) -> Result<bool, StepError> {
+    let wanted = match &data.current {
+        Some(Current::Challenge { enrollment_id, .. }) => *enrollment_id,
+        _ => None,
+    };
+    let mut enrollment = work
+        .subject
+        .active_enrollment(AuthenticatorKey::Device, Method::Otp, wanted)
+        .cloned();
+    if let Some(device_id) = enrollment.as_ref().and_then(|e| e.device_id) {
+        let active = state
+            .store()
+            .devices()
+            .get(device_id)
+            .await?
+            .is_some_and(|d| d.status == gatehouse_core::device::DeviceStatus::Active);
+        if !active {
+            enrollment = None;
+        }
+    }
+    let matched = match &enrollment {
+        Some(e) => {
+            let data = crate::verify::device_api::DeviceEnrollmentData::of(e)?;
+            let opened = state
+                .keyring()
+                .open(&data.totp_secret_sealed, sealing_context(e.id).as_bytes())
+                .map_err(|e| ServerError::Corrupt {
+                    what: "a device TOTP seed".into(),
+                    reason: e.to_string(),
+                })?;
+            let secret = TotpSecret::from_bytes(&opened.plaintext).map_err(ServerError::Crypto)?;
+            let totp = Totp::new(
+                &secret,
+                TotpParams {
+                    algorithm: gatehouse_crypto::TotpAlgorithm::Sha1,
+                    digits: gatehouse_crypto::TotpDigits::from_count(6).map_err(ServerError::Crypto)?,
+                },
+            )
+            .map_err(ServerError::Crypto)?;
+            let last = e.counter.and_then(|c| u64::try_from(c).ok());
+            totp.verify(code, u64::try_from(now.as_second()).unwrap_or(0), last)
+        }
+        None => None,
+    };
+    let ok = matched.is_some();
+    let counter = matched.and_then(|step| i64::try_from(step).ok());
+    let result = record_result(
+        data,
+        work,
+        id,
+        enrollment.as_ref(),
+        AuthenticatorKey::Device,
         Method::Otp,
         ok,
         counter,
@@ -781,6 +874,7 @@ fn select(data: &mut FlowData, work: &Work, options: &[StepOption], body: &Selec
         method: option.method,
         enrollment_id,
         otp: None,
+        device: None,
     });
 }
 
@@ -809,6 +903,7 @@ fn ensure_code_sent(
             method,
             enrollment_id,
             otp,
+            ..
         }) if otp.is_none() && matches!(authenticator, AuthenticatorKey::Email | AuthenticatorKey::Phone) => {
             let enrollment = work
                 .subject

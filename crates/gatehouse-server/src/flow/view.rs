@@ -76,6 +76,7 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                 method,
                 enrollment_id,
                 otp,
+                device,
             }) = &data.current
             {
                 let mut challenge = json!({
@@ -99,7 +100,36 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                 {
                     set(&mut challenge, "constraints", json!(constraints));
                 }
-                list.push(challenge);
+                let uv_wanted = step_options
+                    .iter()
+                    .find(|o| o.authenticator == *authenticator && o.method == *method)
+                    .map(|o| o.constraints.user_verification)
+                    .unwrap_or_default();
+                match (authenticator, method, device) {
+                    (AuthenticatorKey::Device, Method::Push, Some(d)) if d.enroll_user_verification => {
+                        list.push(json!({
+                            "name": "enroll-user-verification",
+                            "authenticator": authenticator_json(AuthenticatorKey::Device, Method::Push),
+                            "user_verification": uv_wanted,
+                            "challenge": {"request": d.request, "ports": [DEFAULT_LOOPBACK_PORT]},
+                        }));
+                        list.push(poll(AuthenticatorKey::Device, Method::Push, None));
+                    }
+                    (AuthenticatorKey::Device, Method::Push, Some(d)) => {
+                        list.push(poll(AuthenticatorKey::Device, Method::Push, d.number));
+                    }
+                    (AuthenticatorKey::Device, Method::Fastpass, Some(d)) => {
+                        set(
+                            &mut challenge,
+                            "challenge",
+                            json!({"request": d.request, "ports": [DEFAULT_LOOPBACK_PORT]}),
+                        );
+                        set(&mut challenge, "fields", json!([]));
+                        list.push(challenge);
+                        list.push(poll(AuthenticatorKey::Device, Method::Fastpass, None));
+                    }
+                    _ => list.push(challenge),
+                }
             }
             if step_options.len() > 1 || data.current.is_none() {
                 let opts: Vec<Value> = step_options
@@ -122,6 +152,23 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
             }
         }
         Pending::Enroll { options: enroll } => {
+            if let Some(Current::Challenge { device: Some(d), .. }) = &data.current
+                && d.enroll_user_verification
+            {
+                let level = enroll
+                    .iter()
+                    .find(|o| o.authenticator == AuthenticatorKey::Device)
+                    .map(|o| o.constraints.user_verification)
+                    .filter(|l| *l != gatehouse_policy::UserVerification::None)
+                    .unwrap_or(gatehouse_policy::UserVerification::Biometric);
+                list.push(json!({
+                    "name": "enroll-user-verification",
+                    "authenticator": authenticator_json(AuthenticatorKey::Device, Method::Push),
+                    "user_verification": level,
+                    "challenge": {"request": d.request, "ports": [DEFAULT_LOOPBACK_PORT]},
+                }));
+                list.push(poll(AuthenticatorKey::Device, Method::Push, None));
+            }
             if let Some(Current::Enroll {
                 authenticator,
                 method,
@@ -188,6 +235,22 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
     }
     list.push(json!({"name": "cancel"}));
     Value::Array(list)
+}
+
+/// The loopback port of Gatehouse Verify's daemon (protocol 2).
+const DEFAULT_LOOPBACK_PORT: u16 = gatehouse_api::device::DEFAULT_LOOPBACK_PORT;
+
+/// How often a page or client polls a device step, milliseconds.
+const POLL_REFRESH_MS: u64 = 2000;
+
+/// The `poll` remediation of a device step (`number` with number matching).
+fn poll(key: AuthenticatorKey, method: Method, number: Option<u32>) -> Value {
+    let mut v =
+        json!({"name": "poll", "authenticator": authenticator_json(key, method), "refresh": POLL_REFRESH_MS});
+    if let Some(n) = number {
+        set(&mut v, "number", json!(n));
+    }
+    v
 }
 
 fn field(name: &str, kind: &str, required: bool, label: &str) -> Value {
