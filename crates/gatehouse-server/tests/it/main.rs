@@ -10,4 +10,5 @@
 
 mod flows;
 mod health;
+mod oidc;
 mod support;
