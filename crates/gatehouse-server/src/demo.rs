@@ -194,7 +194,12 @@ pub async fn seed_if_empty(state: &AppState) -> Result<bool, ServerError> {
             },
             secret_digest: app.secret.map(|s| digest::sha256_hex(s.as_bytes())),
             redirect_uris: app.redirect_uri.map(|u| vec![u.to_owned()]).unwrap_or_default(),
-            post_logout_redirect_uris: Vec::new(),
+            // RP-initiated logout may return to the app's origin + `/logged-out`.
+            post_logout_redirect_uris: app
+                .redirect_uri
+                .and_then(|u| url::Url::parse(u).ok())
+                .map(|u| vec![format!("{}/logged-out", u.origin().ascii_serialization())])
+                .unwrap_or_default(),
             grant_types: app.grants.to_vec(),
             token_endpoint_auth_method: if app.secret.is_some() {
                 TokenAuthMethod::ClientSecretBasic

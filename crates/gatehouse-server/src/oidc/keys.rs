@@ -151,3 +151,17 @@ pub async fn rotate(store: &Store, keyring: &Keyring, now: Timestamp) -> Result<
     tx.commit().await?;
     Ok(kids)
 }
+
+/// `gatehouse keys rotate`: opens the database (migrating it) and the master keyring as `serve`
+/// would, makes sure keys exist, and rotates them. Running servers pick the new keys up within
+/// 30 seconds. Returns the new key ids.
+pub async fn rotate_configured(
+    database_url: &str,
+    master_key: &crate::config::MasterKeySource,
+) -> Result<Vec<String>, ServerError> {
+    let store = Store::connect(database_url).await?;
+    let keyring = crate::secrets::load_keyring(master_key)?;
+    let now = Timestamp::now();
+    load_or_create(&store, &keyring, now).await?;
+    rotate(&store, &keyring, now).await
+}

@@ -11,4 +11,5 @@
 mod devices;
 mod flows;
 mod health;
+mod oidc;
 mod support;

@@ -13,6 +13,7 @@ mod fixtures;
 mod directory;
 mod log;
 mod migrations;
+mod oauth;
 mod policies;
 mod sessions;
 mod sign_in;
