@@ -72,14 +72,19 @@ pub async fn uv_key_context(
         .count()
         .max(usize::try_from(data.uv_keys_added).unwrap_or(usize::MAX));
     // The earlier steps passed when the user is identified, something was verified in this flow,
-    // and what the policy still asks for is a device step only.
+    // and the policy's decision is a remediation that this user-verification key alone completes
+    // (one of its options is this key on the challenged enrollment).
+    let audience = match &challenge.issued.audience {
+        ChallengeAudience::Enrollment(e) => Some(e.as_str().to_owned()),
+        _ => None,
+    };
     let only_device_left = match &data.pending {
-        Pending::Verify { options } => {
-            !options.is_empty()
-                && options
-                    .iter()
-                    .all(|o| o.authenticator == AuthenticatorKey::Device)
-        }
+        Pending::Enroll { options } => options.iter().any(|o| {
+            o.authenticator == AuthenticatorKey::Device
+                && o.kind == EnrollKind::UserVerificationKey
+                && o.enrollment_id.is_some()
+                && o.enrollment_id == audience
+        }),
         _ => false,
     };
     let earlier_steps_passed = data.identity.as_ref().is_some_and(|i| i.user_id.is_some())

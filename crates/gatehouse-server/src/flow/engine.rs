@@ -30,6 +30,8 @@ pub struct Subject {
     /// Records of the session the flow started with (empty without one).
     pub session_records: Vec<StoredRecord>,
     pub session: Option<Session>,
+    /// The user's registered devices (Gatehouse Verify), for their facts.
+    pub devices: Vec<gatehouse_core::model::Device>,
 }
 
 impl Subject {
@@ -51,6 +53,7 @@ impl Subject {
             .map(|g| g.name.as_str().to_owned())
             .collect();
         subject.enrollments = store.enrollments().of_user(user.id).await?;
+        subject.devices = store.devices().of_user(user.id).await?;
         if let Some(session_id) = data.session_id
             && let Some(session) = store.sessions().get(session_id).await?
             && session.user_id == user.id
@@ -113,14 +116,20 @@ pub fn context(data: &FlowData, subject: &Subject) -> RequestContext {
 }
 
 /// The policy engine's view of an enrollment.
-pub fn policy_enrollment(enrollment: &Enrollment) -> gatehouse_policy::Enrollment {
+pub fn policy_enrollment(enrollment: &Enrollment, subject: &Subject) -> gatehouse_policy::Enrollment {
+    // A device enrollment is usable only while its device is active (DESIGN 7), and the registry
+    // knows whether the device can gate a key with biometrics.
+    let device = enrollment
+        .device_id
+        .and_then(|id| subject.devices.iter().find(|d| d.id == id));
+    let device_active = device.is_none_or(|d| d.status == gatehouse_core::device::DeviceStatus::Active);
     gatehouse_policy::Enrollment {
         authenticator: enrollment.authenticator,
         methods: enrollment.methods.clone(),
         hardware_protected: enrollment.hardware_protected,
         user_verification: enrollment.user_verification,
-        biometric_capable: false,
-        status: if enrollment.is_active() {
+        biometric_capable: device.is_some_and(|d| d.biometric_capable),
+        status: if enrollment.is_active() && device_active {
             EnrollmentStatus::Active
         } else {
             EnrollmentStatus::Inactive
@@ -163,7 +172,11 @@ pub fn app_policy<'a>(policies: &'a PolicySet, data: &FlowData) -> Option<&'a Co
 /// Evaluates the app's policy for the identified user.
 pub fn evaluate(policy: &CompiledPolicy, data: &FlowData, subject: &Subject, now: Timestamp) -> Decision {
     let context = context(data, subject);
-    let enrollments: Vec<_> = subject.enrollments.iter().map(policy_enrollment).collect();
+    let enrollments: Vec<_> = subject
+        .enrollments
+        .iter()
+        .map(|e| policy_enrollment(e, subject))
+        .collect();
     let records = policy_records(data, subject);
     let step_up = data.step_up;
     gatehouse_policy::evaluate(

@@ -298,6 +298,17 @@ pub fn decide(
             work.allow = Some(satisfied_by);
         }
         Next::Deny { code, message } => {
+            // Name what the app requires when the only thing missing is biometrics on a device
+            // that cannot do them (DESIGN 7: an explanation, not a generic failure).
+            let no_biometrics = code == "unsatisfiable"
+                && message.contains("biometric")
+                && subject.has_active(AuthenticatorKey::Device)
+                && !subject.devices.iter().any(|d| d.biometric_capable);
+            let message = if no_biometrics {
+                super::device::BIOMETRIC_UNAVAILABLE.to_owned()
+            } else {
+                message
+            };
             work.effects
                 .push(Effect::Log(event.detail("message", message.clone())));
             deny(state, data, work, code, &message, now);

@@ -717,3 +717,222 @@ async fn suspension_and_deletion_follow_the_lifecycle_rules() {
     }
     server.stop().await;
 }
+
+/// Starts a sign-in to the demo `vault` app (DESIGN 12) through `/oauth2/authorize`.
+async fn start_vault(browser: &crate::flows::Browser) -> String {
+    let verifier = random::token::<32>();
+    let challenge = URL_SAFE_NO_PAD.encode(gatehouse_crypto::digest::sha256(verifier.as_bytes()));
+    let url = format!(
+        "{}/oauth2/authorize?response_type=code&client_id=vault&redirect_uri=http%3A%2F%2F127.0.0.1%3A9004%2Fcallback&scope=openid&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
+        browser.base
+    );
+    let res = browser.client.get(url).send().await.unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    location.rsplit('/').next().unwrap().to_owned()
+}
+
+/// The pending push of a device, read through its long-poll.
+async fn next_push(server: &TestServer, device: &Device) -> String {
+    let res = device
+        .device_request(server, Method::GET, &format!("{}?wait=5", paths::PUSHES))
+        .await;
+    assert_eq!(res.status(), 200, "a push was queued");
+    let v: Value = res.json().await.unwrap();
+    v["request"].as_str().unwrap().to_owned()
+}
+
+impl Device {
+    /// Answers an `enroll_user_verification` challenge with a new biometric key (after the local
+    /// check, which the test provider passes), as `gatehouse-verify enroll-biometrics` does.
+    async fn register_biometric_key(&mut self, server: &TestServer, request: &str) -> reqwest::Response {
+        let jwks = gatehouse_server::verify::keys(&server.state)
+            .await
+            .unwrap()
+            .jwks()
+            .clone();
+        let verified =
+            gatehouse_verify::protocol::verify_challenge(request, &jwks, &server.base, now(server)).unwrap();
+        let claims = verified.claims.clone();
+        assert_eq!(claims.kind, wire::ChallengeKind::EnrollUserVerification);
+        let binding = binding_of(&claims).unwrap();
+        let new_key = self.keys.generate().unwrap();
+        let core = DeviceAnswer {
+            challenge_id: binding.id.clone(),
+            enrollment_id: EnrollmentId::parse(&self.enrollment_id).unwrap(),
+            result: AnswerResult::RegisterUserVerificationKey,
+            origin: Origin::parse(&claims.origin).unwrap(),
+            user_verification: UserVerification::None,
+            user_presence: true,
+            number: None,
+            biometric_capable: self.biometric_capable,
+            new_key: Some(gatehouse_core::device::NewUserVerificationKey {
+                thumbprint: gatehouse_core::device::KeyThumbprint::parse(&new_key.public.thumbprint())
+                    .unwrap(),
+                level: UserVerification::Biometric,
+            }),
+        };
+        let message = core.signed_message(&binding);
+        let pop_sig = self.keys.sign(&self.pop.key_ref, message.as_bytes()).unwrap();
+        let new_sig = self.keys.sign(&new_key.key_ref, message.as_bytes()).unwrap();
+        let body = wire::ChallengeAnswer {
+            challenge_id: claims.jti.clone(),
+            enrollment_id: self.enrollment_id.clone(),
+            result: wire::AnswerResult::RegisterUserVerificationKey,
+            origin: claims.origin.clone(),
+            user_verification: wire::UserVerificationLevel::None,
+            user_presence: true,
+            number: None,
+            biometric_capable: self.biometric_capable,
+            new_key: Some(user_verification_key(
+                &new_key.public,
+                wire::KeyStorage::Software,
+                wire::UserVerificationLevel::Biometric,
+            )),
+            signatures: wire::AnswerSignatures {
+                proof_of_possession: URL_SAFE_NO_PAD.encode(pop_sig),
+                user_verification: None,
+                new_key: Some(URL_SAFE_NO_PAD.encode(new_sig)),
+            },
+        };
+        let res = server
+            .client()
+            .post(server.url(&paths::answer(&claims.jti)))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            self.uv = Some((new_key, wire::UserVerificationLevel::Biometric));
+        }
+        res
+    }
+}
+
+/// Signs alice in to `vault` up to the device step (identify, password).
+async fn vault_until_device_step(server: &TestServer) -> (crate::flows::Browser, String, Value) {
+    let browser = crate::flows::Browser::new(server);
+    let flow = start_vault(&browser).await;
+    browser.post(&flow, "identify", json!({"login": "alice"})).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "correct-horse-battery"}),
+        )
+        .await;
+    (browser, flow, state)
+}
+
+fn assert_signed_in_to_vault(state: &Value) {
+    assert_eq!(state["status"], "success", "{state:#}");
+    let redirect = state["redirect"].as_str().unwrap();
+    assert!(
+        redirect.starts_with("http://127.0.0.1:9004/callback?code="),
+        "{redirect}"
+    );
+}
+
+#[tokio::test]
+async fn a_biometric_push_signs_alice_in_to_vault() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, Some(wire::UserVerificationLevel::Biometric));
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    let (browser, flow, state) = vault_until_device_step(&server).await;
+    let poll = crate::flows::remediation(&state, "poll").expect("a push is pending");
+    assert_eq!(poll["authenticator"]["method"], "push");
+    let request = next_push(&server, &device).await;
+    let res = device
+        .answer(&server, &request, wire::AnswerResult::Approve, None, None)
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_signed_in_to_vault(&state);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_denied_push_says_so_and_offers_the_options_again() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, Some(wire::UserVerificationLevel::Biometric));
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    let (browser, flow, _) = vault_until_device_step(&server).await;
+    let request = next_push(&server, &device).await;
+    let res = device
+        .answer(&server, &request, wire::AnswerResult::Deny, None, None)
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_eq!(state["status"], "in_progress");
+    assert_eq!(state["messages"][0]["code"], "push_denied");
+    assert_eq!(
+        state["messages"][0]["text"],
+        "You denied the sign-in on your device."
+    );
+    assert!(
+        crate::flows::remediation(&state, "select-authenticator").is_some(),
+        "{state:#}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_seed_journey_adds_a_biometric_key_inline_and_signs_in_within_one_flow() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, None);
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    // 1. The rule wants biometrics; the registry knows the device has no biometric key but can
+    //    make one: the flow remediates inline right after the password.
+    let (browser, flow, state) = vault_until_device_step(&server).await;
+    assert_eq!(state["flow_id"], flow.as_str());
+    let remediation = crate::flows::remediation(&state, "enroll-user-verification")
+        .unwrap_or_else(|| panic!("enroll-user-verification offered: {state:#}"));
+    assert_eq!(remediation["user_verification"], "biometric");
+    assert_eq!(remediation["challenge"]["ports"], json!([8769]));
+    // 2. The same challenge reaches the device by push; it registers a biometric key.
+    let request = next_push(&server, &device).await;
+    assert_eq!(remediation["challenge"]["request"], request.as_str());
+    let res = device.register_biometric_key(&server, &request).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    // At most once per flow: a second key for the same challenge is refused.
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    let poll = crate::flows::remediation(&state, "poll").unwrap_or_else(|| panic!("{state:#}"));
+    assert_eq!(poll["authenticator"]["method"], "push");
+    // 3. A new push, satisfied with the new biometric key.
+    let request = next_push(&server, &device).await;
+    let res = device
+        .answer(&server, &request, wire::AnswerResult::Approve, None, None)
+        .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_signed_in_to_vault(&state);
+    assert_eq!(state["flow_id"], flow.as_str(), "one flow id");
+    // The user was told, and the system log shows every step.
+    let outbox = std::fs::read_dir(server.outbox.path()).unwrap().count();
+    assert!(outbox >= 1, "the user is notified of the new key");
+    let types = log_types(&server).await;
+    for t in ["device.challenge.answer", "device.user_verification_key.add"] {
+        assert!(types.contains(&t.to_owned()), "{t} logged");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_device_that_cannot_do_biometrics_gets_the_explanatory_denial() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(false, None);
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    let (_browser, _flow, state) = vault_until_device_step(&server).await;
+    assert_eq!(state["status"], "denied", "{state:#}");
+    let texts: Vec<&str> = state["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&gatehouse_server::flow::device::BIOMETRIC_UNAVAILABLE),
+        "{state:#}"
+    );
+    server.stop().await;
+}
