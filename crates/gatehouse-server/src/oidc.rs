@@ -197,7 +197,18 @@ pub(crate) fn facts(records: &[VerificationRecord]) -> Vec<VerificationFacts> {
         .filter_map(|r| {
             let authenticator = r.authenticator.to_string().parse().ok()?;
             let method = r.method.to_string().parse().ok()?;
-            Some(VerificationFacts::new(authenticator, method))
+            let mut facts = VerificationFacts::new(authenticator, method);
+            // What the verification proved (a device's hardware key, its user verification).
+            let proved = r.proof.characteristics;
+            if proved.hardware_protected {
+                facts = facts.hardware();
+            }
+            facts = facts.with_user_verification(match proved.user_verification {
+                gatehouse_policy::UserVerification::None => gatehouse_oidc::UserVerification::None,
+                gatehouse_policy::UserVerification::Any => gatehouse_oidc::UserVerification::Any,
+                gatehouse_policy::UserVerification::Biometric => gatehouse_oidc::UserVerification::Biometric,
+            });
+            Some(facts)
         })
         .collect()
 }

@@ -719,8 +719,7 @@ async fn suspension_and_deletion_follow_the_lifecycle_rules() {
 }
 
 /// Starts a sign-in to the demo `vault` app (DESIGN 12) through `/oauth2/authorize`.
-async fn start_vault(browser: &crate::flows::Browser) -> String {
-    let verifier = random::token::<32>();
+async fn start_vault_with(browser: &crate::flows::Browser, verifier: &str) -> String {
     let challenge = URL_SAFE_NO_PAD.encode(gatehouse_crypto::digest::sha256(verifier.as_bytes()));
     let url = format!(
         "{}/oauth2/authorize?response_type=code&client_id=vault&redirect_uri=http%3A%2F%2F127.0.0.1%3A9004%2Fcallback&scope=openid&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
@@ -812,7 +811,7 @@ impl Device {
 /// Signs alice in to `vault` up to the device step (identify, password).
 async fn vault_until_device_step(server: &TestServer) -> (crate::flows::Browser, String, Value) {
     let browser = crate::flows::Browser::new(server);
-    let flow = start_vault(&browser).await;
+    let flow = start_vault_with(&browser, VERIFIER).await;
     browser.post(&flow, "identify", json!({"login": "alice"})).await;
     let (_, state) = browser
         .post(
@@ -822,6 +821,36 @@ async fn vault_until_device_step(server: &TestServer) -> (crate::flows::Browser,
         )
         .await;
     (browser, flow, state)
+}
+
+const VERIFIER: &str = "a-test-pkce-verifier-of-enough-length-0123456789";
+
+/// Redeems the code of a successful vault sign-in; returns the ID token's claims.
+async fn id_token_claims(server: &TestServer, state: &Value) -> Value {
+    let redirect = url::Url::parse(state["redirect"].as_str().unwrap()).unwrap();
+    let code = redirect
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let res = server
+        .client()
+        .post(server.url("/oauth2/token"))
+        .basic_auth("vault", Some("demo-vault-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1:9004/callback"),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 fn assert_signed_in_to_vault(state: &Value) {
@@ -907,6 +936,15 @@ async fn the_seed_journey_adds_a_biometric_key_inline_and_signs_in_within_one_fl
     let (_, state) = browser.post(&flow, "poll", json!({})).await;
     assert_signed_in_to_vault(&state);
     assert_eq!(state["flow_id"], flow.as_str(), "one flow id");
+    // The ID token's `amr` reflects the device key unlocked with biometrics (two factor types).
+    let claims = id_token_claims(&server, &state).await;
+    let amr: Vec<&str> = claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(amr, vec!["swk", "user", "mfa"]);
     // The user was told, and the system log shows every step.
     let outbox = std::fs::read_dir(server.outbox.path()).unwrap().count();
     assert!(outbox >= 1, "the user is notified of the new key");
@@ -934,5 +972,60 @@ async fn a_device_that_cannot_do_biometrics_gets_the_explanatory_denial() {
         texts.contains(&gatehouse_server::flow::device::BIOMETRIC_UNAVAILABLE),
         "{state:#}"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn fastpass_through_the_flow_signs_in_with_the_challenge_of_the_state() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, Some(wire::UserVerificationLevel::Biometric));
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    let (browser, flow, _) = vault_until_device_step(&server).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "select-authenticator",
+            json!({"authenticator": "device", "method": "fastpass"}),
+        )
+        .await;
+    let challenge =
+        crate::flows::remediation(&state, "challenge-authenticator").unwrap_or_else(|| panic!("{state:#}"));
+    assert_eq!(challenge["authenticator"]["method"], "fastpass");
+    assert_eq!(challenge["challenge"]["ports"], json!([8769]));
+    assert!(crate::flows::remediation(&state, "poll").is_some());
+    let request = challenge["challenge"]["request"].as_str().unwrap().to_owned();
+    // Signed for another origin (a phishing page relaying it): refused.
+    let res = device
+        .answer(
+            &server,
+            &request,
+            wire::AnswerResult::Approve,
+            Some("https://evil.example"),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(res).await, (403, "origin_mismatch".to_owned()));
+    // The used-up challenge is replaced by a new one at the next step.
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    let request2 =
+        crate::flows::remediation(&state, "challenge-authenticator").unwrap()["challenge"]["request"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_ne!(request, request2, "never reuse a challenge");
+    // Replaying the old one is refused.
+    let res = device
+        .answer(&server, &request, wire::AnswerResult::Approve, None, None)
+        .await;
+    assert_eq!(
+        error_code(res).await,
+        (409, "challenge_already_answered".to_owned())
+    );
+    let res = device
+        .answer(&server, &request2, wire::AnswerResult::Approve, None, None)
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_signed_in_to_vault(&state);
     server.stop().await;
 }
