@@ -1029,3 +1029,134 @@ async fn fastpass_through_the_flow_signs_in_with_the_challenge_of_the_state() {
     assert_signed_in_to_vault(&state);
     server.stop().await;
 }
+
+/// Replaces the demo policies with `yaml` (as `gatehouse policy apply` does).
+async fn apply_policies(server: &TestServer, yaml: &str) {
+    let document = gatehouse_policy::parse_document(yaml, gatehouse_policy::Format::Yaml).unwrap();
+    let mut tx = server.state.store().begin().await.unwrap();
+    gatehouse_server::directory::apply(
+        &mut tx,
+        &document,
+        &gatehouse_core::model::Actor::System,
+        server.state.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    server.state.policies_changed().await;
+}
+
+/// Starts a sign-in to `finance` and passes the password.
+async fn finance_after_password(server: &TestServer) -> (crate::flows::Browser, String, Value) {
+    let browser = crate::flows::Browser::new(server);
+    let url = format!(
+        "{}/oauth2/authorize?response_type=code&client_id=finance&redirect_uri={}&scope=openid&state=s1&nonce=n1&code_challenge={}&code_challenge_method=S256",
+        server.base,
+        "http%3A%2F%2F127.0.0.1%3A9001%2Fcallback",
+        URL_SAFE_NO_PAD.encode(gatehouse_crypto::digest::sha256(VERIFIER.as_bytes()))
+    );
+    let res = browser.client.get(url).send().await.unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let flow = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    browser.post(&flow, "identify", json!({"login": "alice"})).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "correct-horse-battery"}),
+        )
+        .await;
+    (browser, flow, state)
+}
+
+#[tokio::test]
+async fn a_verify_totp_code_is_a_second_factor_until_the_device_is_deactivated() {
+    let server = TestServer::demo().await;
+    let finance_redirect = server
+        .state
+        .store()
+        .apps()
+        .by_client_id("finance")
+        .await
+        .unwrap()
+        .unwrap()
+        .redirect_uris[0]
+        .clone();
+    assert_eq!(finance_redirect, "http://127.0.0.1:9001/callback");
+    apply_policies(
+        &server,
+        &gatehouse_server::demo::POLICIES.replace(
+            "{authenticator: device, method: push}",
+            "{authenticator: device, method: otp}",
+        ),
+    )
+    .await;
+    let mut device = Device::new(false, None);
+    let token = enroll_token(&server, "alice").await;
+    let body = device.registration(&server, &token);
+    let res = server
+        .client()
+        .post(server.url(paths::ENROLLMENTS))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let registered: Value = res.json().await.unwrap();
+    device.device_id = registered["device_id"].as_str().unwrap().to_owned();
+    let seed = registered["totp"]["secret"].as_str().unwrap().to_owned();
+    let (browser, flow, _) = finance_after_password(&server).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "select-authenticator",
+            json!({"authenticator": "device", "method": "otp"}),
+        )
+        .await;
+    let challenge =
+        crate::flows::remediation(&state, "challenge-authenticator").unwrap_or_else(|| panic!("{state:#}"));
+    assert_eq!(challenge["authenticator"]["key"], "device");
+    // A wrong code is refused; the device's code is accepted.
+    let (_, state) = browser
+        .post(&flow, "challenge-authenticator", json!({"code": "000000"}))
+        .await;
+    assert_eq!(state["messages"][0]["code"], "invalid_code", "{state:#}");
+    let code = crate::flows::totp_code(&seed, &server);
+    let (_, state) = browser
+        .post(&flow, "challenge-authenticator", json!({"code": code}))
+        .await;
+    assert_eq!(state["status"], "success", "{state:#}");
+    // After deactivation the device's factor is not offered any more.
+    assert_eq!(lifecycle(&server, &device, "deactivate").await.status(), 200);
+    let (_, _, state) = finance_after_password(&server).await;
+    let offered = state.to_string();
+    assert!(!offered.contains("\"device\""), "no device option: {state:#}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_biometric_key_is_refused_outside_the_live_flow_that_asked_for_it() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, None);
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    let (browser, flow, state) = vault_until_device_step(&server).await;
+    assert!(
+        crate::flows::remediation(&state, "enroll-user-verification").is_some(),
+        "{state:#}"
+    );
+    let request = next_push(&server, &device).await;
+    // The person cancels the sign-in; malware holding the PoP key tries to add its key anyway.
+    let (_, state) = browser.post(&flow, "cancel", json!({})).await;
+    assert_ne!(state["status"], "in_progress");
+    let res = device.register_biometric_key(&server, &request).await;
+    assert_eq!(error_code(res).await, (403, "flow_not_live".to_owned()));
+    assert!(device.uv.is_none(), "the device keeps no key the server refused");
+    server.stop().await;
+}
