@@ -428,6 +428,24 @@ async fn bad_protocol_requests_are_refused() {
     let (status, body) = exchange(&server, wrong, &code, VERIFIER).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
 
+    // A code is bound to its client; unknown grants and missing bearer tokens are refused.
+    let (status, body) = exchange(&server, FINANCE, &code, VERIFIER).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    let (status, body) = token(&server, DASHBOARD, &[("grant_type", "password")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let res = reqwest::get(server.url("/oauth2/userinfo")).await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert_eq!(userinfo(&server, "not-a-token").await.0, 401);
+
     // The session now exists: prompt=none answers at once, prompt=login and max_age=0 ask again.
     let res = get(
         &browser,
