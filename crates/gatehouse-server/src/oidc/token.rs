@@ -550,9 +550,7 @@ async fn refresh(
         scope: &scope,
         access: &access,
     };
-    let (next, mut next_row) = refresh_row(&issue, &row.family_id, now)?;
-    // A rotation never outlives the family's first expiry.
-    next_row.expires_at = next_row.expires_at.min(row.expires_at);
+    let (next, next_row) = refresh_row(&issue, &row.family_id, now)?;
     let mut tx = state.store().begin().await?;
     if !tx.oauth().rotate_refresh_token(&digest).await? {
         tx.oauth().revoke_family(&row.family_id).await?;

@@ -428,6 +428,24 @@ async fn bad_protocol_requests_are_refused() {
     let (status, body) = exchange(&server, wrong, &code, VERIFIER).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
 
+    // A code is bound to its client; unknown grants and missing bearer tokens are refused.
+    let (status, body) = exchange(&server, FINANCE, &code, VERIFIER).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    let (status, body) = token(&server, DASHBOARD, &[("grant_type", "password")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let res = reqwest::get(server.url("/oauth2/userinfo")).await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert_eq!(userinfo(&server, "not-a-token").await.0, 401);
+
     // The session now exists: prompt=none answers at once, prompt=login and max_age=0 ask again.
     let res = get(
         &browser,
@@ -572,6 +590,58 @@ async fn key_rotation_keeps_the_old_key_in_the_jwks() {
     assert!(
         !later.kids().iter().any(|k| before.iter().any(|b| b == k)),
         "retired keys leave after they expire"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_rechecks_the_access_policy_and_refusals_are_logged() {
+    let server = TestServer::demo().await;
+    let browser = Browser::new(&server);
+    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
+    let (_, tokens) = exchange(
+        &server,
+        DASHBOARD,
+        &code_of(&redirect, DASHBOARD, &server),
+        VERIFIER,
+    )
+    .await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // The rule that allowed the dashboard goes away: the token endpoint refuses with the policy error.
+    let store = server.state.store();
+    let rule = store
+        .access_rules()
+        .by_name("dashboard-any-scope")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.access_rules().delete(rule.id).await.unwrap();
+    tx.commit().await.unwrap();
+    server.state.oidc().clients_changed();
+    let (status, body) = token(
+        &server,
+        DASHBOARD,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "access_denied");
+    assert_eq!(body["error_description"], POLICY_FAILED);
+    let log = store
+        .log()
+        .query(
+            &gatehouse_store::LogFilter::default(),
+            &gatehouse_store::PageRequest::first(50),
+        )
+        .await
+        .unwrap();
+    assert!(
+        log.items.iter().any(
+            |e| e.event_type.as_str() == "app.oauth2.token.deny" && e.details["error"] == "access_denied"
+        ),
+        "the refusal is in the system log"
     );
     server.stop().await;
 }
