@@ -21,6 +21,8 @@ use gatehouse_verify::protocol::{access_token_hash, binding_of, registration_pro
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use gatehouse_store::Dialect;
+
 use crate::support::TestServer;
 
 fn now(server: &TestServer) -> u64 {
@@ -425,7 +427,22 @@ async fn registration_creates_the_device_and_the_enrollment_and_refuses_replays(
 
 #[tokio::test]
 async fn a_push_is_delivered_by_long_poll_and_answered_once() {
-    let server = TestServer::demo().await;
+    a_push_is_delivered_by_long_poll_and_answered_once_on(Dialect::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_push_is_delivered_by_long_poll_and_answered_once_on_postgres() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
+        a_push_is_delivered_by_long_poll_and_answered_once_on(Dialect::Postgres).await;
+    }
+}
+
+async fn a_push_is_delivered_by_long_poll_and_answered_once_on(dialect: Dialect) {
+    let server = TestServer::start(crate::support::Options {
+        dialect,
+        ..Default::default()
+    })
+    .await;
     let mut device = Device::new(true, None);
     assert_eq!(device.register(&server, "alice").await.status(), 201);
     // Nothing queued: 204 after the wait.
@@ -586,7 +603,22 @@ async fn lifecycle(server: &TestServer, device: &Device, action: &str) -> reqwes
 
 #[tokio::test]
 async fn deactivation_ends_verify_sessions_only_and_makes_the_device_unusable() {
-    let server = TestServer::demo().await;
+    deactivation_ends_verify_sessions_only_and_makes_the_device_unusable_on(Dialect::Sqlite).await;
+}
+
+#[tokio::test]
+async fn deactivation_ends_verify_sessions_only_and_makes_the_device_unusable_on_postgres() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
+        deactivation_ends_verify_sessions_only_and_makes_the_device_unusable_on(Dialect::Postgres).await;
+    }
+}
+
+async fn deactivation_ends_verify_sessions_only_and_makes_the_device_unusable_on(dialect: Dialect) {
+    let server = TestServer::start(crate::support::Options {
+        dialect,
+        ..Default::default()
+    })
+    .await;
     let mut device = Device::new(true, None);
     assert_eq!(device.register(&server, "alice").await.status(), 201);
     let verify_session = session_with(&server, Some(&device)).await;
@@ -907,7 +939,22 @@ async fn a_denied_push_says_so_and_offers_the_options_again() {
 
 #[tokio::test]
 async fn the_seed_journey_adds_a_biometric_key_inline_and_signs_in_within_one_flow() {
-    let server = TestServer::demo().await;
+    the_seed_journey_adds_a_biometric_key_inline_and_signs_in_within_one_flow_on(Dialect::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_seed_journey_adds_a_biometric_key_inline_and_signs_in_within_one_flow_on_postgres() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
+        the_seed_journey_adds_a_biometric_key_inline_and_signs_in_within_one_flow_on(Dialect::Postgres).await;
+    }
+}
+
+async fn the_seed_journey_adds_a_biometric_key_inline_and_signs_in_within_one_flow_on(dialect: Dialect) {
+    let server = TestServer::start(crate::support::Options {
+        dialect,
+        ..Default::default()
+    })
+    .await;
     let mut device = Device::new(true, None);
     assert_eq!(device.register(&server, "alice").await.status(), 201);
     // 1. The rule wants biometrics; the registry knows the device has no biometric key but can
