@@ -163,7 +163,10 @@ pub fn policy_records(data: &FlowData, subject: &Subject) -> Vec<VerificationRec
 /// The compiled policy of the flow's app, if one is assigned.
 pub fn app_policy<'a>(policies: &'a PolicySet, data: &FlowData) -> Option<&'a CompiledPolicy> {
     policies.policy_for_app(&data.app.client_id).or_else(|| {
-        (data.app.client_id == super::DASHBOARD_CLIENT)
+        // `/app` and the built-in Gatehouse Verify client use the organisation's default policy
+        // (the dashboard's) unless a policy names them (protocol 3.1).
+        (data.app.client_id == super::DASHBOARD_CLIENT
+            || data.app.client_id == gatehouse_api::device::VERIFY_CLIENT_ID)
             .then(|| policies.policy_for_app("dashboard"))
             .flatten()
     })

@@ -1207,3 +1207,144 @@ async fn a_biometric_key_is_refused_outside_the_live_flow_that_asked_for_it() {
     assert!(device.uv.is_none(), "the device keeps no key the server refused");
     server.stop().await;
 }
+
+/// The `gatehouse-verify` binary of this workspace (built on demand).
+fn verify_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let bin = dir.join("gatehouse-verify");
+    if !bin.exists() {
+        let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "-p", "gatehouse-verify", "--bin", "gatehouse-verify"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building gatehouse-verify");
+    }
+    bin
+}
+
+fn verify_command(home: &std::path::Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(verify_binary());
+    command
+        .arg("--home")
+        .arg(home)
+        .arg("--uv-provider")
+        .arg("test")
+        .env("GATEHOUSE_VERIFY_TEST_UV", "pass")
+        .kill_on_drop(true);
+    command
+}
+
+#[tokio::test]
+async fn the_real_verify_enrolls_and_its_daemon_answers_fastpass() {
+    use tokio::io::AsyncWriteExt as _;
+    let server = TestServer::demo().await;
+    let home = tempfile::tempdir().unwrap();
+    // Enrollment through the built-in client: a normal sign-in flow, then registration.
+    let mut enroll = verify_command(home.path())
+        .args([
+            "enroll",
+            "--server",
+            &server.base,
+            "--login",
+            "alice",
+            "--password-stdin",
+        ])
+        .args(["--biometric-capable", "--uv", "biometric"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = enroll.stdin.take().unwrap();
+    stdin.write_all(b"correct-horse-battery\n").await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(60), enroll.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "enroll failed:\n{text}");
+    let devices = server
+        .admin(Method::GET, "/api/v1/devices?user=alice")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        devices["data"][0]["user_verification"], "biometric",
+        "{devices:#}"
+    );
+    // The daemon on a free loopback port.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let _daemon = verify_command(home.path())
+        .args(["daemon", "--listen", &format!("127.0.0.1:{port}"), "--no-push"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let loopback = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(res) = loopback
+            .get(format!("http://127.0.0.1:{port}/probe"))
+            .send()
+            .await
+            && res.status() == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the daemon answers its probe");
+    // Sign in to vault: password, then FastPass relayed to the daemon.
+    let (browser, flow, _) = vault_until_device_step(&server).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "select-authenticator",
+            json!({"authenticator": "device", "method": "fastpass"}),
+        )
+        .await;
+    let challenge =
+        crate::flows::remediation(&state, "challenge-authenticator").unwrap_or_else(|| panic!("{state:#}"));
+    let request = challenge["challenge"]["request"].as_str().unwrap().to_owned();
+    // A phishing page's origin is refused by the daemon itself.
+    let res = loopback
+        .post(format!("http://127.0.0.1:{port}/challenge"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"request": request}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = loopback
+        .post(format!("http://127.0.0.1:{port}/challenge"))
+        .header("origin", server.base.as_str())
+        .json(&json!({"request": request}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_signed_in_to_vault(&state);
+    // The same challenge replayed through the daemon is refused.
+    let res = loopback
+        .post(format!("http://127.0.0.1:{port}/challenge"))
+        .json(&json!({"request": request}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    server.stop().await;
+}
