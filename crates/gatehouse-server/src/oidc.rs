@@ -12,6 +12,7 @@
 //! (discovery, JWKS, userinfo, revoke, introspect, logout).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -59,6 +60,8 @@ pub struct Clients {
 #[derive(Debug)]
 pub struct OidcState {
     keys: RwLock<(Instant, Arc<KeySet>)>,
+    /// Set by [`OidcState::keys_changed`]: reread the keys on next use.
+    keys_stale: AtomicBool,
     clients: RwLock<Option<(Instant, Arc<Clients>)>>,
 }
 
@@ -68,6 +71,7 @@ impl OidcState {
         let keys = keys::load_or_create(store, keyring, clock.now()).await?;
         Ok(Self {
             keys: RwLock::new((Instant::now(), Arc::new(keys))),
+            keys_stale: AtomicBool::new(false),
             clients: RwLock::new(None),
         })
     }
@@ -82,22 +86,37 @@ impl OidcState {
 
     /// Forgets the signing keys read so far: the next use rereads them (after a rotation).
     pub fn keys_changed(&self) {
-        if let Ok(mut guard) = self.keys.write() {
-            guard.0 = Instant::now().checked_sub(KEYS_TTL * 2).unwrap_or(guard.0);
-        }
+        self.keys_stale.store(true, Ordering::Release);
     }
 
     /// The signing keys, reread from the store every 30 seconds.
     pub async fn keys(&self, state: &AppState) -> Result<Arc<KeySet>, ServerError> {
-        if let Ok(guard) = self.keys.read()
+        let stale = self.keys_stale.swap(false, Ordering::AcqRel);
+        if !stale
+            && let Ok(guard) = self.keys.read()
             && guard.0.elapsed() < KEYS_TTL
         {
             return Ok(guard.1.clone());
         }
-        let fresh = Arc::new(keys::load_or_create(state.store(), state.keyring(), state.now()).await?);
+        // One request reloads; the others keep signing with the keys they have meanwhile.
+        if let Ok(mut guard) = self.keys.write() {
+            if !stale && guard.0.elapsed() < KEYS_TTL {
+                return Ok(guard.1.clone());
+            }
+            guard.0 = Instant::now();
+        }
+        let now = state.now();
+        let fresh = Arc::new(keys::load_or_create(state.store(), state.keyring(), now).await?);
         if let Ok(mut guard) = self.keys.write() {
             *guard = (Instant::now(), fresh.clone());
         }
+        // Housekeeping on the same 30-second beat: codes are kept ten minutes past their expiry
+        // (so a late replay still revokes what the code earned), revoked ids until their expiry.
+        let mut tx = state.store().begin().await?;
+        let keep_codes = Timestamp::from_second(now.as_second().saturating_sub(600)).unwrap_or(now);
+        tx.oauth().purge_codes(keep_codes).await?;
+        tx.oauth().purge_revoked(now).await?;
+        tx.commit().await?;
         Ok(fresh)
     }
 
