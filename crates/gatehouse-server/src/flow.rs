@@ -269,6 +269,7 @@ async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) 
     if !interaction_allowed {
         return Ok(Started::InteractionRequired { login_required: true });
     }
+    device::offer_passwordless(state, id, &mut data).await?;
     commit::insert(state, id, &data, Vec::new()).await?;
     Ok(Started::Interaction(id))
 }

@@ -146,6 +146,21 @@ pub async fn user_verification_key_added(
 fn device_step(data: &FlowData) -> Option<DeviceStep> {
     match (&data.pending, &data.current) {
         (
+            Pending::Identify,
+            Some(Current::Challenge {
+                authenticator: AuthenticatorKey::Device,
+                method: Method::Fastpass,
+                device,
+                ..
+            }),
+        ) => Some(DeviceStep {
+            method: Method::Fastpass,
+            enrollment_id: None,
+            challenge: device.clone(),
+            level: UserVerification::None,
+            enroll_user_verification: false,
+        }),
+        (
             Pending::Verify { options },
             Some(Current::Challenge {
                 authenticator: AuthenticatorKey::Device,
@@ -313,6 +328,27 @@ async fn issue(
     Ok(())
 }
 
+/// Offers passwordless FastPass on a new, unidentified sign-in (protocol 7.1): a challenge any
+/// enrollment may answer, the answering enrollment identifying the user. Only when some device
+/// is registered, so organisations without Verify see the plain identify step.
+pub async fn offer_passwordless(
+    state: &AppState,
+    id: FlowId,
+    data: &mut FlowData,
+) -> Result<(), ServerError> {
+    if !matches!(data.pending, Pending::Identify) || !state.store().devices().any_active().await? {
+        return Ok(());
+    }
+    data.current = Some(Current::Challenge {
+        authenticator: AuthenticatorKey::Device,
+        method: Method::Fastpass,
+        enrollment_id: None,
+        otp: None,
+        device: None,
+    });
+    ensure_challenge(state, id, data).await
+}
+
 /// What a `poll` found.
 #[derive(Debug, Clone)]
 pub enum Polled {
@@ -393,6 +429,24 @@ pub async fn poll(
     {
         clear_challenge(data);
         return Ok(Polled::Waiting);
+    }
+    if data.identity.is_none() {
+        let user = state
+            .store()
+            .users()
+            .get(enrollment.user_id)
+            .await?
+            .filter(|u| u.status == gatehouse_core::model::UserStatus::Active);
+        let Some(user) = user else {
+            clear_challenge(data);
+            return Ok(Polled::Waiting);
+        };
+        data.identity = Some(super::data::Identity {
+            login: user.login.as_str().to_owned(),
+            user_id: Some(user.id),
+            keep_signed_in: false,
+        });
+        work.subject = super::engine::Subject::load(state, data).await?;
     }
     let proven = ProvenDevice {
         device_id: device.id,

@@ -158,7 +158,7 @@ pub async fn apply(
             let body: AnswerBody = parse(body)?;
             challenge(state, id, data, &mut work, body, now).await?
         }
-        ("poll", Pending::Verify { .. } | Pending::Enroll { .. }) => {
+        ("poll", Pending::Identify | Pending::Verify { .. } | Pending::Enroll { .. }) => {
             parse::<serde_json::Map<String, Value>>(body)?;
             match super::device::poll(state, id, data, &mut work).await? {
                 super::device::Polled::Advanced => true,

@@ -67,6 +67,22 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                 fields.push(field("keep_signed_in", "boolean", false, "Keep me signed in"));
             }
             list.push(json!({"name": name, "fields": fields}));
+            // Passwordless FastPass (protocol 7.1), beside the identify step.
+            if let Some(Current::Challenge {
+                authenticator: AuthenticatorKey::Device,
+                method: Method::Fastpass,
+                device: Some(d),
+                ..
+            }) = &data.current
+            {
+                list.push(json!({
+                    "name": "challenge-authenticator",
+                    "authenticator": authenticator_json(AuthenticatorKey::Device, Method::Fastpass),
+                    "challenge": {"request": d.request, "ports": [DEFAULT_LOOPBACK_PORT]},
+                    "fields": [],
+                }));
+                list.push(poll(AuthenticatorKey::Device, Method::Fastpass, None));
+            }
         }
         Pending::Verify {
             options: step_options,

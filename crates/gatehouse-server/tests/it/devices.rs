@@ -1235,6 +1235,94 @@ fn verify_command(home: &std::path::Path) -> tokio::process::Command {
     command
 }
 
+/// Enrolls alice with the real `gatehouse-verify` (biometric key) and starts its daemon on a free
+/// loopback port; returns the daemon and its port.
+async fn real_verify(server: &TestServer, home: &std::path::Path) -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut enroll = verify_command(home)
+        .args([
+            "enroll",
+            "--server",
+            &server.base,
+            "--login",
+            "alice",
+            "--password-stdin",
+        ])
+        .args(["--biometric-capable", "--uv", "biometric"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = enroll.stdin.take().unwrap();
+    stdin.write_all(b"correct-horse-battery\n").await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(60), enroll.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "enroll failed:\n{text}");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let daemon = verify_command(home)
+        .args(["daemon", "--listen", &format!("127.0.0.1:{port}"), "--no-push"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let loopback = reqwest::Client::new();
+    for _ in 0..100 {
+        if let Ok(res) = loopback
+            .get(format!("http://127.0.0.1:{port}/probe"))
+            .send()
+            .await
+            && res.status() == 200
+        {
+            return (daemon, port);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the daemon does not answer its probe");
+}
+
+#[tokio::test]
+async fn passwordless_fastpass_through_the_daemon_signs_alice_in_to_the_dashboard() {
+    let server = TestServer::demo().await;
+    let home = tempfile::tempdir().unwrap();
+    let (_daemon, port) = real_verify(&server, home.path()).await;
+    let browser = crate::flows::Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    let (_, state) = browser.state(&flow).await;
+    // Before anyone typed a login, the state carries a FastPass challenge beside `identify`.
+    assert!(
+        crate::flows::remediation(&state, "identify").is_some(),
+        "{state:#}"
+    );
+    let challenge =
+        crate::flows::remediation(&state, "challenge-authenticator").unwrap_or_else(|| panic!("{state:#}"));
+    assert_eq!(challenge["authenticator"]["method"], "fastpass");
+    let request = challenge["challenge"]["request"].as_str().unwrap().to_owned();
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/challenge"))
+        .header("origin", server.base.as_str())
+        .json(&json!({"request": request}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_eq!(state["status"], "success", "{state:#}");
+    assert_eq!(state["user"]["login"], "alice", "{state:#}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn the_real_verify_enrolls_and_its_daemon_answers_fastpass() {
     use tokio::io::AsyncWriteExt as _;

@@ -68,6 +68,12 @@ impl<E: Exec> Devices<E> {
         rows.iter().map(device_from_row).collect()
     }
 
+    /// Whether any device is active (a sign-in page then offers passwordless FastPass).
+    pub async fn any_active(&mut self) -> Result<bool, StoreError> {
+        let q = query("SELECT id FROM devices WHERE status = $1 LIMIT 1").bind("active");
+        Ok(self.ex.fetch_optional(q).await?.is_some())
+    }
+
     /// The device of `user` registered by the Verify installation `installation_id`.
     pub async fn by_installation(
         &mut self,
