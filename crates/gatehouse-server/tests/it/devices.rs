@@ -1436,3 +1436,68 @@ async fn the_real_verify_enrolls_and_its_daemon_answers_fastpass() {
     assert_eq!(res.status(), 409);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_policy_that_requires_a_registered_device_denies_a_deactivated_one() {
+    let server = TestServer::demo().await;
+    let dashboard_rule = "      - name: catch-all
+        access: allow
+        require:
+          assurance: { factors: 1 }
+          reauthenticate: no_session
+";
+    assert!(gatehouse_server::demo::POLICIES.contains(dashboard_rule));
+    apply_policies(
+        &server,
+        &gatehouse_server::demo::POLICIES.replacen(
+            dashboard_rule,
+            "      - name: registered-devices
+        when: { device: { registered: true } }
+        access: allow
+        require:
+          assurance: { factors: 1 }
+          reauthenticate: no_session
+      - name: catch-all
+        access: deny
+",
+            1,
+        ),
+    )
+    .await;
+    let mut device = Device::new(true, None);
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    // Active: the device proves itself with passwordless FastPass, and the rule matches.
+    let browser = crate::flows::Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    let (_, state) = browser.state(&flow).await;
+    let request = crate::flows::remediation(&state, "challenge-authenticator")
+        .unwrap_or_else(|| panic!("{state:#}"))["challenge"]["request"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = device
+        .answer(&server, &request, wire::AnswerResult::Approve, None, None)
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_eq!(state["status"], "success", "{state:#}");
+    // Deactivated: it can no longer prove itself, and whatever else alice has, she is denied.
+    assert_eq!(lifecycle(&server, &device, "deactivate").await.status(), 200);
+    let browser = crate::flows::Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    let (_, state) = browser.state(&flow).await;
+    assert!(
+        crate::flows::remediation(&state, "challenge-authenticator").is_none(),
+        "{state:#}"
+    );
+    browser.post(&flow, "identify", json!({"login": "alice"})).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "correct-horse-battery"}),
+        )
+        .await;
+    assert_eq!(state["status"], "denied", "{state:#}");
+    server.stop().await;
+}
