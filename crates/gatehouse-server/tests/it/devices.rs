@@ -1481,8 +1481,17 @@ async fn a_policy_that_requires_a_registered_device_denies_a_deactivated_one() {
     assert_eq!(res.status(), 200);
     let (_, state) = browser.post(&flow, "poll", json!({})).await;
     assert_eq!(state["status"], "success", "{state:#}");
-    // Deactivated: it can no longer prove itself, and whatever else alice has, she is denied.
+    let redirect = state["redirect"].as_str().unwrap().to_owned();
+    let app = |browser: &crate::flows::Browser| {
+        let req = browser.client.get(server.url("/app"));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let _ = browser.client.get(server.url(&redirect)).send().await.unwrap();
+    assert_eq!(app(&browser).await, 200, "signed in with the device");
+    // Deactivated: the session made with the device ends at once; it can no longer prove itself,
+    // and whatever else alice has, she is denied.
     assert_eq!(lifecycle(&server, &device, "deactivate").await.status(), 200);
+    assert_eq!(app(&browser).await, 303, "the Verify session was ended");
     let browser = crate::flows::Browser::new(&server);
     let flow = browser.start_dashboard().await;
     let (_, state) = browser.state(&flow).await;
