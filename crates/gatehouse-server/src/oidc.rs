@@ -350,7 +350,10 @@ pub fn router() -> Router<AppState> {
         .route(JWKS_PATH, get(endpoints::jwks))
         .route(AUTHORIZE_PATH, get(authorize::get).post(authorize::post))
         .route(TOKEN_PATH, axum::routing::post(token::token))
-        .route(USERINFO_PATH, get(endpoints::userinfo).post(endpoints::userinfo))
+        .route(
+            USERINFO_PATH,
+            get(endpoints::userinfo).post(endpoints::userinfo_post),
+        )
         .route(REVOKE_PATH, axum::routing::post(endpoints::revoke))
         .route(INTROSPECT_PATH, axum::routing::post(endpoints::introspect))
         .route(

@@ -86,6 +86,38 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resu
         Ok(t) => t,
         Err(e) => return Ok(bearer_error(&e)),
     };
+    userinfo_for(&state, token).await
+}
+
+/// `POST /oauth2/userinfo`: the token in the `Authorization` header, or as `access_token` in the
+/// form body (RFC 6750 section 2.2), not both.
+pub async fn userinfo_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = form(&body).ok();
+    let in_form = params.as_ref().and_then(|p| p.lenient("access_token"));
+    let header = authorization(&headers);
+    let token = match (header, in_form) {
+        (None, Some(token)) => token,
+        (Some(_), Some(_)) => {
+            return Ok(bearer_error(&BearerError {
+                error: ProtocolError::invalid_request(
+                    "send the access token once: in the Authorization header or in the form",
+                ),
+            }));
+        }
+        (_, None) => match bearer_token(header) {
+            Ok(t) => t,
+            Err(e) => return Ok(bearer_error(&e)),
+        },
+    };
+    userinfo_for(&state, token).await
+}
+
+async fn userinfo_for(state: &AppState, token: &str) -> Result<Response, ApiError> {
+    let state = state.clone();
     let Some(verified) = verify_access_token(&state, token).await? else {
         return Ok(bearer_error(&BearerError::invalid_token(
             "the access token is invalid, expired or revoked",

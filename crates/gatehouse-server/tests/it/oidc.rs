@@ -242,6 +242,17 @@ async fn code_flow_for_alice_on_the_dashboard(dialect: Dialect) {
     assert_eq!(status, 200);
     assert_eq!(info["sub"], sub.as_str());
     assert_eq!(info["email"], "alice@example.com");
+    let res = reqwest::Client::new()
+        .post(server.url("/oauth2/userinfo"))
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "the token may come in the form (RFC 6750 section 2.2)"
+    );
 
     // Refresh rotates; the rotated-out token revokes the whole family.
     let first = tokens["refresh_token"].as_str().unwrap().to_owned();
