@@ -114,7 +114,7 @@ async fn list(
     for device in &devices {
         data.push(view(&state, device).await?);
     }
-    Ok(Json(json!({ "data": data })))
+    Ok(Json(json!({ "items": data, "next": null })))
 }
 
 fn parse_device_id(id: &str) -> Result<DeviceId, ApiError> {

@@ -408,7 +408,7 @@ async fn registration_creates_the_device_and_the_enrollment_and_refuses_replays(
         .unwrap();
     assert_eq!(res.status(), 200);
     let list: Value = res.json().await.unwrap();
-    let devices = list["data"].as_array().unwrap();
+    let devices = list["items"].as_array().unwrap();
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0]["platform"], "linux");
     assert_eq!(devices[0]["managed"], true);
@@ -1366,7 +1366,7 @@ async fn the_real_verify_enrolls_and_its_daemon_answers_fastpass() {
         .await
         .unwrap();
     assert_eq!(
-        devices["data"][0]["user_verification"], "biometric",
+        devices["items"][0]["user_verification"], "biometric",
         "{devices:#}"
     );
     // The daemon on a free loopback port.
