@@ -51,6 +51,7 @@ pub const PUSH_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_se
 #[derive(Debug, Default)]
 pub struct VerifyState {
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The keys that sign challenges and verify the enrollment access tokens: the OIDC provider's
@@ -85,6 +86,25 @@ impl VerifyState {
         if let Some(notify) = notify {
             notify.notify_waiters();
         }
+    }
+
+    /// The server is shutting down: waiting long-polls end now.
+    pub fn shutdown(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        let all: Vec<Arc<Notify>> = {
+            let map = self
+                .waiters
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.values().cloned().collect()
+        };
+        for notify in all {
+            notify.notify_waiters();
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Forgets an enrollment's wake-up once nobody waits on it.

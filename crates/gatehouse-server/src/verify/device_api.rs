@@ -662,7 +662,7 @@ async fn pushes_inner(state: &AppState, headers: &HeaderMap, q: Wait) -> Result<
             break Some(request);
         }
         let now = tokio::time::Instant::now();
-        if now >= deadline {
+        if now >= deadline || state.verify().is_shutting_down() {
             break None;
         }
         let tick = (now + PUSH_POLL_INTERVAL).min(deadline);

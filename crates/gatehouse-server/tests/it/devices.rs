@@ -1238,6 +1238,14 @@ fn verify_command(home: &std::path::Path) -> tokio::process::Command {
 /// Enrolls alice with the real `gatehouse-verify` (biometric key) and starts its daemon on a free
 /// loopback port; returns the daemon and its port.
 async fn real_verify(server: &TestServer, home: &std::path::Path) -> (tokio::process::Child, u16) {
+    real_verify_with(server, home, true).await
+}
+
+async fn real_verify_with(
+    server: &TestServer,
+    home: &std::path::Path,
+    fastpass_only: bool,
+) -> (tokio::process::Child, u16) {
     use tokio::io::AsyncWriteExt as _;
     let mut enroll = verify_command(home)
         .args([
@@ -1271,8 +1279,12 @@ async fn real_verify(server: &TestServer, home: &std::path::Path) -> (tokio::pro
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let daemon = verify_command(home)
-        .args(["daemon", "--listen", &format!("127.0.0.1:{port}"), "--no-push"])
+    let mut daemon = verify_command(home);
+    daemon.args(["daemon", "--listen", &format!("127.0.0.1:{port}")]);
+    if fastpass_only {
+        daemon.arg("--no-push");
+    }
+    let daemon = daemon
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -1508,5 +1520,28 @@ async fn a_policy_that_requires_a_registered_device_denies_a_deactivated_one() {
         )
         .await;
     assert_eq!(state["status"], "denied", "{state:#}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_real_daemon_receives_the_push_by_long_poll_and_approve_answers_it() {
+    let server = TestServer::demo().await;
+    let home = tempfile::tempdir().unwrap();
+    let (_daemon, _port) = real_verify_with(&server, home.path(), false).await;
+    let (browser, flow, state) = vault_until_device_step(&server).await;
+    assert!(crate::flows::remediation(&state, "poll").is_some(), "{state:#}");
+    // The daemon's long-poll receives the push; `approve` answers it (after the local check).
+    let mut approved = false;
+    for _ in 0..60 {
+        let out = verify_command(home.path()).arg("approve").output().await.unwrap();
+        if out.status.success() {
+            approved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(approved, "the push reached the device and was approved");
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_signed_in_to_vault(&state);
     server.stop().await;
 }
