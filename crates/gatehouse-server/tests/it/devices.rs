@@ -1545,3 +1545,38 @@ async fn the_real_daemon_receives_the_push_by_long_poll_and_approve_answers_it()
     assert_signed_in_to_vault(&state);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn unenroll_removes_the_enrollment_and_keeps_the_device_record() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, None);
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    let res = device
+        .device_request(&server, Method::DELETE, paths::ENROLLMENT)
+        .await;
+    assert_eq!(res.status(), 204);
+    // The enrollment (keys, seed) is gone: the device's proofs no longer authenticate.
+    let res = device
+        .device_request(&server, Method::GET, paths::ENROLLMENT)
+        .await;
+    assert_eq!(error_code(res).await, (410, "device_deleted".to_owned()));
+    let res = server
+        .admin(Method::GET, &format!("/api/v1/devices/{}", device.device_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the device record stays");
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["enrollments"], json!([]));
+    assert!(
+        log_types(&server)
+            .await
+            .contains(&"device.enrollment.delete".to_owned())
+    );
+    // Enrolling again from the same installation lands on the same device.
+    let mut again = Device::new(true, None);
+    again.installation_id = device.installation_id.clone();
+    assert_eq!(again.register(&server, "alice").await.status(), 201);
+    assert_eq!(again.device_id, device.device_id);
+    server.stop().await;
+}
