@@ -1580,3 +1580,38 @@ async fn unenroll_removes_the_enrollment_and_keeps_the_device_record() {
     assert_eq!(again.device_id, device.device_id);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_local_check_is_reported_and_a_new_push_is_sent() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, Some(wire::UserVerificationLevel::Biometric));
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+    let (browser, flow, _) = vault_until_device_step(&server).await;
+    let first = next_push(&server, &device).await;
+    let res = device
+        .answer(
+            &server,
+            &first,
+            wire::AnswerResult::UserVerificationFailed,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_eq!(state["status"], "in_progress");
+    assert_eq!(
+        state["messages"][0]["code"], "user_verification_failed",
+        "{state:#}"
+    );
+    // A new challenge went out; approving it signs in.
+    let second = next_push(&server, &device).await;
+    assert_ne!(first, second);
+    let res = device
+        .answer(&server, &second, wire::AnswerResult::Approve, None, None)
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_signed_in_to_vault(&state);
+    server.stop().await;
+}
