@@ -22,6 +22,7 @@ use crate::{ApiError, AppState};
 pub mod extract;
 pub mod groups;
 pub mod logs;
+pub mod policies;
 pub mod tokens;
 pub mod users;
 pub mod zones;
@@ -69,6 +70,16 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(groups::add_member, groups::remove_member))
         .routes(routes!(zones::list, zones::create))
         .routes(routes!(zones::get_one, zones::update, zones::delete))
+        .routes(routes!(policies::list, policies::create))
+        .routes(routes!(policies::get_one, policies::replace, policies::delete))
+        .routes(routes!(policies::rules, policies::add_rule))
+        .routes(routes!(
+            policies::get_rule,
+            policies::replace_rule,
+            policies::delete_rule
+        ))
+        .routes(routes!(policies::reorder))
+        .routes(routes!(policies::simulate))
         .routes(routes!(logs::list))
 }
 

@@ -655,3 +655,191 @@ async fn users_work_on_postgres() {
     assert_eq!(log["items"].as_array().unwrap().len(), 1);
     server.stop().await;
 }
+
+async fn policy_id(server: &TestServer, name: &str) -> String {
+    let (status, list) = send(server, Method::GET, "/api/v1/policies", None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn policies_and_rules_are_validated_reordered_and_simulated() {
+    let server = TestServer::demo().await;
+    let finance = policy_id(&server, "finance").await;
+    let (status, policy) = send(&server, Method::GET, &format!("/api/v1/policies/{finance}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(policy["type"], "authentication");
+    assert_eq!(policy["apps"], json!(["finance"]));
+    let ids: Vec<String> = policy["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3);
+
+    // A rule with a bad value: 400 with the policy crate's location.
+    let (status, bad) = send(
+        &server,
+        Method::POST,
+        &format!("/api/v1/policies/{finance}/rules"),
+        Some(json!({"name": "odd", "access": "maybe"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert_eq!(bad["error"], "invalid_policy");
+    assert!(
+        bad["field"].as_str().unwrap_or_default().starts_with("rules[2]"),
+        "{bad}"
+    );
+
+    // Added above the catch-all by default.
+    let (status, rule) = send(
+        &server,
+        Method::POST,
+        &format!("/api/v1/policies/{finance}/rules"),
+        Some(json!({"name": "office", "when": {"network": {"include": ["corp"]}}, "access": "deny"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    assert_eq!(rule["position"], 2);
+    let office = rule["id"].as_str().unwrap().to_owned();
+
+    // Deleting the catch-all would leave the policy invalid.
+    let (status, bad) = send(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/policies/{finance}/rules/{}", ids[2]),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_policy"))
+    );
+
+    // Atomic re-ordering: the order must name every rule once.
+    let (status, _) = send(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/policies/{finance}/rules/order"),
+        Some(json!({"rules": [ids[1], ids[0], ids[2]]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, reordered) = send(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/policies/{finance}/rules/order"),
+        Some(json!({"rules": [office, ids[1], ids[0], ids[2]]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reordered}");
+    let names: Vec<&str> = reordered["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["office", "employees", "deny-contractors", "catch-all"]);
+    let (_, rules) = send(
+        &server,
+        Method::GET,
+        &format!("/api/v1/policies/{finance}/rules"),
+        None,
+    )
+    .await;
+    assert_eq!(rules["items"][0]["name"], "office");
+
+    // The new order is what sign-ins (and the simulator) use at once.
+    let context = json!({"user": {"login": "alice", "groups": ["employees"]}, "ip": "127.0.0.1",
+        "risk": "low", "enrollments": [{"authenticator": "password"}], "records": [], "now": "2026-11-23T10:00:00Z"});
+    let (status, out) = send(
+        &server,
+        Method::POST,
+        "/api/v1/policies/simulate",
+        Some(json!({"app": "finance", "context": context})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(
+        (out["decision"].as_str(), out["rule"].as_str()),
+        (Some("deny"), Some("office"))
+    );
+    let (status, bad) = send(
+        &server,
+        Method::POST,
+        "/api/v1/policies/simulate",
+        Some(json!({"app": "nope", "context": context})),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("app"))
+    );
+    let (status, bad) = send(&server, Method::POST, "/api/v1/policies/simulate",
+        Some(json!({"app": "finance", "context": {"user": {"login": "a"}, "ip": "not-an-ip", "now": "2026-11-23T10:00:00Z"}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+
+    // A new policy, a duplicate, a policy without a catch-all, and deletion.
+    let (status, created) = send(
+        &server,
+        Method::POST,
+        "/api/v1/policies",
+        Some(json!({"type": "authentication", "name": "hr",
+        "rules": [{"name": "all", "access": "allow", "require": {"assurance": {"factors": 1}}}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _) = send(
+        &server,
+        Method::POST,
+        "/api/v1/policies",
+        Some(json!({"type": "authentication", "name": "HR",
+        "rules": [{"name": "all", "access": "deny"}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, bad) = send(
+        &server,
+        Method::POST,
+        "/api/v1/policies",
+        Some(json!({"type": "authentication", "name": "nocatch",
+        "rules": [{"name": "x", "when": {"risk": ["high"]}, "access": "deny"}]})),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_policy")),
+        "{bad}"
+    );
+    assert!(bad["diagnostics"].as_array().is_some_and(|d| !d.is_empty()));
+    let (status, _) = send(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/policies/{}", created["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = send(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/policies/{finance}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("in_use"))
+    );
+    server.stop().await;
+}
