@@ -19,6 +19,8 @@ use utoipa_axum::routes;
 
 use crate::{ApiError, AppState};
 
+pub mod access_rules;
+pub mod apps;
 pub mod extract;
 pub mod groups;
 pub mod logs;
@@ -68,6 +70,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(groups::get_one, groups::update, groups::delete))
         .routes(routes!(groups::members))
         .routes(routes!(groups::add_member, groups::remove_member))
+        .routes(routes!(apps::list, apps::create))
+        .routes(routes!(apps::get_one, apps::update, apps::delete))
+        .routes(routes!(apps::rotate_secret))
         .routes(routes!(zones::list, zones::create))
         .routes(routes!(zones::get_one, zones::update, zones::delete))
         .routes(routes!(policies::list, policies::create))
@@ -80,6 +85,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(policies::reorder))
         .routes(routes!(policies::simulate))
+        .routes(routes!(access_rules::list, access_rules::create))
+        .routes(routes!(
+            access_rules::get_one,
+            access_rules::replace,
+            access_rules::delete
+        ))
         .routes(routes!(logs::list))
 }
 

@@ -843,3 +843,177 @@ async fn policies_and_rules_are_validated_reordered_and_simulated() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn apps_show_their_secret_once_and_rotate_it() {
+    let server = TestServer::demo().await;
+    let (status, app) = send(&server, Method::POST, "/api/v1/apps", Some(json!({"client_id": "wiki", "name": "Wiki",
+        "redirect_uris": ["https://wiki.example.com/callback"], "policy": "dashboard", "assignments": {"groups": ["employees"]}}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    let secret = app["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 43, "at least 256 bits");
+    assert_eq!(
+        (app["kind"].as_str(), app["policy"]["name"].as_str()),
+        (Some("confidential"), Some("dashboard"))
+    );
+    let aid = app["id"].as_str().unwrap().to_owned();
+    let (status, got) = send(&server, Method::GET, &format!("/api/v1/apps/{aid}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(got.get("client_secret").is_none() && !got.to_string().contains(&secret));
+    assert_eq!(got["has_secret"], true);
+    // The stored value is the SHA-256 digest, never the secret.
+    let stored = server
+        .state
+        .store()
+        .apps()
+        .by_client_id("wiki")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.secret_digest.as_deref(),
+        Some(gatehouse_crypto::digest::sha256_hex(secret.as_bytes()).as_str())
+    );
+
+    let (status, rotated) = send(&server, Method::POST, &format!("/api/v1/apps/{aid}/secret"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+
+    let (status, dup) = send(
+        &server,
+        Method::POST,
+        "/api/v1/apps",
+        Some(json!({"client_id": "wiki", "name": "Wiki 2"})),
+    )
+    .await;
+    assert_eq!(
+        (status, dup["field"].as_str()),
+        (StatusCode::CONFLICT, Some("client_id"))
+    );
+    let (status, bad) = send(
+        &server,
+        Method::POST,
+        "/api/v1/apps",
+        Some(json!({"name": "x", "redirect_uris": ["not a uri"]})),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("redirect_uris[0]")),
+        "{bad}"
+    );
+    let (status, bad) = send(&server, Method::POST, "/api/v1/apps", Some(json!({"name": "x", "kind": "public", "token_endpoint_auth_method": "client_secret_basic", "redirect_uris": ["https://x.example.com/cb"]}))).await;
+    assert_eq!(
+        (status, bad["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("token_endpoint_auth_method")),
+        "{bad}"
+    );
+    let (status, public) = send(
+        &server,
+        Method::POST,
+        "/api/v1/apps",
+        Some(json!({"name": "Mobile", "kind": "public",
+        "redirect_uris": ["https://m.example.com/cb"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{public}");
+    assert!(public["client_secret"].is_null());
+    let (status, _) = send(
+        &server,
+        Method::POST,
+        &format!("/api/v1/apps/{}/secret", public["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (status, updated) = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/apps/{aid}"),
+        Some(json!({"policy": null, "name": "Team wiki"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert!(updated["policy"].is_null());
+    let (_, page) = send(&server, Method::GET, "/api/v1/apps?limit=100", None).await;
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["client_id"] == "wiki")
+    );
+    let (status, _) = send(&server, Method::DELETE, &format!("/api/v1/apps/{aid}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(&server, Method::GET, &format!("/api/v1/apps/{aid}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn access_policy_rules_are_checked_by_the_oidc_crate() {
+    let server = TestServer::demo().await;
+    let rule = json!({"name": "wiki", "priority": 9, "clients": ["dashboard"], "grant_types": ["*"], "scopes": ["openid"],
+        "groups": {"include": ["auditors-x"], "exclude": []}, "access_token_lifetime": "PT5M", "refresh_token_lifetime": "P1D"});
+    let (status, created) = send(
+        &server,
+        Method::POST,
+        "/api/v1/authorization-server/rules",
+        Some(rule.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let rid = created["id"].as_str().unwrap().to_owned();
+    let (status, _) = send(
+        &server,
+        Method::POST,
+        "/api/v1/authorization-server/rules",
+        Some(rule.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, bad) = send(
+        &server,
+        Method::POST,
+        "/api/v1/authorization-server/rules",
+        Some(json!({"name": "x", "priority": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let mut changed = rule.clone();
+    changed["priority"] = json!(0);
+    let (status, replaced) = send(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/authorization-server/rules/{rid}"),
+        Some(changed),
+    )
+    .await;
+    assert_eq!((status, &replaced["priority"]), (StatusCode::OK, &json!(0)));
+    let (_, list) = send(&server, Method::GET, "/api/v1/authorization-server/rules", None).await;
+    let stored = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "wiki")
+        .unwrap();
+    assert_eq!((&stored["priority"], &stored["id"]), (&json!(0), &json!(rid)));
+    let (status, _) = send(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/authorization-server/rules/{rid}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(
+        &server,
+        Method::GET,
+        &format!("/api/v1/authorization-server/rules/{rid}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
