@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod policy;
 mod serve;
 mod telemetry;
@@ -22,6 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Administer the engine: admin API tokens.
+    Admin(admin::AdminArgs),
     /// Work with policy files: check, simulate, import from Okta.
     Policy(policy::PolicyArgs),
     /// Run the engine (OIDC provider, sign-in flows, admin API) on HTTP.
@@ -31,6 +34,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Admin(args) => admin::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Serve(args) => serve::run(args),
     }
