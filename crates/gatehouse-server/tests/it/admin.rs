@@ -1017,3 +1017,99 @@ async fn access_policy_rules_are_checked_by_the_oidc_crate() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn unlock_clears_failures_and_suspend_ends_sessions() {
+    use gatehouse_core::model::{Session, UserId, UserStatus};
+    let server = TestServer::demo().await;
+    let bob = user_id(&server, "bob").await;
+    let bob_id = UserId::parse(&bob).unwrap();
+    let now = server.state.now();
+    // Bob is locked out after failed sign-ins, and has a live session.
+    let mut tx = server.state.store().begin().await.unwrap();
+    for _ in 0..3 {
+        tx.sign_in_failures().record(bob_id, now).await.unwrap();
+    }
+    let mut user = tx.users().get(bob_id).await.unwrap().unwrap();
+    user.status = UserStatus::LockedOut;
+    tx.users().update(&user).await.unwrap();
+    tx.sessions()
+        .insert(&Session {
+            id: gatehouse_store::new_id(),
+            token_digest: "0".repeat(64),
+            user_id: bob_id,
+            device_id: None,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + jiff::SignedDuration::from_hours(8),
+            max_idle: std::time::Duration::from_secs(7200),
+            keep_signed_in: false,
+            client_ip: Some("127.0.0.1".into()),
+            user_agent: None,
+            ended_at: None,
+            end_reason: None,
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let (status, body) = send(
+        &server,
+        Method::POST,
+        &format!("/api/v1/users/{bob}/lifecycle/unlock"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("active")),
+        "{body}"
+    );
+    assert_eq!(
+        server.state.store().sign_in_failures().get(bob_id).await.unwrap(),
+        None
+    );
+
+    let (_, sessions) = send(
+        &server,
+        Method::GET,
+        &format!("/api/v1/users/{bob}/sessions"),
+        None,
+    )
+    .await;
+    assert_eq!(sessions["items"].as_array().unwrap().len(), 1, "{sessions}");
+    assert_eq!(sessions["items"][0]["client_ip"], "127.0.0.1");
+    let (status, _) = send(
+        &server,
+        Method::POST,
+        &format!("/api/v1/users/{bob}/lifecycle/suspend"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, sessions) = send(
+        &server,
+        Method::GET,
+        &format!("/api/v1/users/{bob}/sessions"),
+        None,
+    )
+    .await;
+    assert!(sessions["items"].as_array().unwrap().is_empty(), "{sessions}");
+    let (_, log) = send(
+        &server,
+        Method::GET,
+        &format!("/api/v1/logs?user={bob}&type=user.lifecycle.suspend"),
+        None,
+    )
+    .await;
+    assert_eq!(log["items"][0]["details"]["sessions_ended"], 1);
+    let (_, by_login) = send(
+        &server,
+        Method::GET,
+        "/api/v1/logs?user=bob&type=user.lifecycle.unlock",
+        None,
+    )
+    .await;
+    assert_eq!(by_login["items"].as_array().unwrap().len(), 1);
+    server.stop().await;
+}
