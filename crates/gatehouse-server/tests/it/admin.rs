@@ -1113,3 +1113,42 @@ async fn unlock_clears_failures_and_suspend_ends_sessions() {
     assert_eq!(by_login["items"].as_array().unwrap().len(), 1);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn bodies_that_are_not_json_are_400_not_500() {
+    let server = TestServer::demo().await;
+    for (content_type, body) in [
+        ("application/json", "{\"login\": "),
+        ("application/x-www-form-urlencoded", "login=eve"),
+        ("text/plain", ""),
+        ("application/json", "[1, 2]"),
+        (
+            "application/json",
+            "{\"login\": \"eve\", \"email\": \"e@example.com\"} trailing",
+        ),
+    ] {
+        let response = server
+            .admin(Method::POST, "/api/v1/groups")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{content_type} {body}"
+        );
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "invalid_json");
+    }
+    // Without a Content-Type, a JSON body is still read.
+    let response = server
+        .admin(Method::POST, "/api/v1/groups")
+        .body("{\"name\": \"plain\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    server.stop().await;
+}
