@@ -4,6 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use gatehouse_store::Dialect;
+
 use crate::support::{Options, TestServer};
 
 async fn send(server: &TestServer, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -57,7 +59,22 @@ async fn requests_without_a_valid_token_are_401_with_www_authenticate() {
 
 #[tokio::test]
 async fn users_are_created_read_updated_listed_and_paged() {
-    let server = TestServer::demo().await;
+    users_are_created_read_updated_listed_and_paged_on(Dialect::Sqlite).await;
+}
+
+#[tokio::test]
+async fn users_are_created_read_updated_listed_and_paged_on_postgres() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
+        users_are_created_read_updated_listed_and_paged_on(Dialect::Postgres).await;
+    }
+}
+
+async fn users_are_created_read_updated_listed_and_paged_on(dialect: Dialect) {
+    let server = TestServer::start(Options {
+        dialect,
+        ..Options::default()
+    })
+    .await;
     let (status, carol) = send(
         &server,
         Method::POST,
@@ -216,7 +233,22 @@ async fn users_are_created_read_updated_listed_and_paged() {
 
 #[tokio::test]
 async fn lifecycle_transitions_end_sessions_and_guard_deletion() {
-    let server = TestServer::demo().await;
+    lifecycle_transitions_end_sessions_and_guard_deletion_on(Dialect::Sqlite).await;
+}
+
+#[tokio::test]
+async fn lifecycle_transitions_end_sessions_and_guard_deletion_on_postgres() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
+        lifecycle_transitions_end_sessions_and_guard_deletion_on(Dialect::Postgres).await;
+    }
+}
+
+async fn lifecycle_transitions_end_sessions_and_guard_deletion_on(dialect: Dialect) {
+    let server = TestServer::start(Options {
+        dialect,
+        ..Options::default()
+    })
+    .await;
     let bob = user_id(&server, "bob").await;
     let (status, body) = send(&server, Method::DELETE, &format!("/api/v1/users/{bob}"), None).await;
     assert_eq!(
@@ -323,7 +355,22 @@ async fn lifecycle_transitions_end_sessions_and_guard_deletion() {
 
 #[tokio::test]
 async fn groups_membership_and_in_use_conflicts() {
-    let server = TestServer::demo().await;
+    groups_membership_and_in_use_conflicts_on(Dialect::Sqlite).await;
+}
+
+#[tokio::test]
+async fn groups_membership_and_in_use_conflicts_on_postgres() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
+        groups_membership_and_in_use_conflicts_on(Dialect::Postgres).await;
+    }
+}
+
+async fn groups_membership_and_in_use_conflicts_on(dialect: Dialect) {
+    let server = TestServer::start(Options {
+        dialect,
+        ..Options::default()
+    })
+    .await;
     let (status, group) = send(
         &server,
         Method::POST,
@@ -623,7 +670,7 @@ async fn users_work_on_postgres() {
         return;
     }
     let server = TestServer::start(Options {
-        dialect: gatehouse_store::Dialect::Postgres,
+        dialect: Dialect::Postgres,
         ..Options::default()
     })
     .await;
@@ -672,7 +719,22 @@ async fn policy_id(server: &TestServer, name: &str) -> String {
 
 #[tokio::test]
 async fn policies_and_rules_are_validated_reordered_and_simulated() {
-    let server = TestServer::demo().await;
+    policies_and_rules_are_validated_reordered_and_simulated_on(Dialect::Sqlite).await;
+}
+
+#[tokio::test]
+async fn policies_and_rules_are_validated_reordered_and_simulated_on_postgres() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
+        policies_and_rules_are_validated_reordered_and_simulated_on(Dialect::Postgres).await;
+    }
+}
+
+async fn policies_and_rules_are_validated_reordered_and_simulated_on(dialect: Dialect) {
+    let server = TestServer::start(Options {
+        dialect,
+        ..Options::default()
+    })
+    .await;
     let finance = policy_id(&server, "finance").await;
     let (status, policy) = send(&server, Method::GET, &format!("/api/v1/policies/{finance}"), None).await;
     assert_eq!(status, StatusCode::OK);
@@ -846,7 +908,22 @@ async fn policies_and_rules_are_validated_reordered_and_simulated() {
 
 #[tokio::test]
 async fn apps_show_their_secret_once_and_rotate_it() {
-    let server = TestServer::demo().await;
+    apps_show_their_secret_once_and_rotate_it_on(Dialect::Sqlite).await;
+}
+
+#[tokio::test]
+async fn apps_show_their_secret_once_and_rotate_it_on_postgres() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
+        apps_show_their_secret_once_and_rotate_it_on(Dialect::Postgres).await;
+    }
+}
+
+async fn apps_show_their_secret_once_and_rotate_it_on(dialect: Dialect) {
+    let server = TestServer::start(Options {
+        dialect,
+        ..Options::default()
+    })
+    .await;
     let (status, app) = send(&server, Method::POST, "/api/v1/apps", Some(json!({"client_id": "wiki", "name": "Wiki",
         "redirect_uris": ["https://wiki.example.com/callback"], "policy": "dashboard", "assignments": {"groups": ["employees"]}}))).await;
     assert_eq!(status, StatusCode::CREATED, "{app}");
