@@ -1229,3 +1229,47 @@ async fn bodies_that_are_not_json_are_400_not_500() {
     assert_eq!(response.status(), StatusCode::CREATED);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_user_an_app_is_assigned_to_is_not_a_500() {
+    let server = TestServer::demo().await;
+    let (status, app) = send(
+        &server,
+        Method::POST,
+        "/api/v1/apps",
+        Some(json!({"client_id": "crm", "name": "CRM",
+        "redirect_uris": ["https://crm.example.com/cb"], "assignments": {"users": ["bob"]}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    assert_eq!(app["assignments"]["users"][0]["login"], "bob");
+    let bob = user_id(&server, "bob").await;
+    let (status, _) = send(
+        &server,
+        Method::POST,
+        &format!("/api/v1/users/{bob}/lifecycle/deactivate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = send(&server, Method::DELETE, &format!("/api/v1/users/{bob}"), None).await;
+    assert!(
+        status == StatusCode::NO_CONTENT || status == StatusCode::CONFLICT,
+        "{status} {body}"
+    );
+    let (status, _) = send(&server, Method::GET, "/api/v1/users?limit=abc", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, bad) = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/users/{}", user_id(&server, "alice").await),
+        Some(json!({"profile": ["not", "an", "object"]})),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("profile")),
+        "{bad}"
+    );
+    server.stop().await;
+}
