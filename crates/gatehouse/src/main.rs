@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod keys;
 mod policy;
 mod serve;
@@ -23,6 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Administer the engine: admin API tokens.
+    Admin(admin::AdminArgs),
     /// Manage the token signing keys: `keys rotate`.
     Keys(keys::KeysArgs),
     /// Work with policy files: check, simulate, import from Okta.
@@ -34,6 +37,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Admin(args) => admin::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Serve(args) => serve::run(args),

@@ -42,6 +42,16 @@ enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Validate a policy file and write it into the database: zones and policies are created or
+    /// replaced by name, and the apps a policy names are pointed at it. Exits 2 (printing
+    /// FILE:LINE:COLUMN errors) when the file is not valid; nothing is written then.
+    Apply {
+        /// The policy file (`.json` is read as JSON, anything else as YAML).
+        file: PathBuf,
+        /// `postgres://…` for PostgreSQL; otherwise a SQLite file.
+        #[arg(long, default_value = "./gatehouse.db", env = "GATEHOUSE_DATABASE_URL")]
+        database_url: String,
+    },
     /// Translate another product's policy into a Gatehouse policy file. What cannot be
     /// translated is reported on stderr (and as comments in the output).
     Import {
@@ -67,6 +77,7 @@ const INVALID: u8 = 2;
 pub fn run(args: PolicyArgs) -> ExitCode {
     match args.command {
         PolicyCommand::Check { file } => check(&file),
+        PolicyCommand::Apply { file, database_url } => apply(&file, &database_url),
         PolicyCommand::Simulate {
             policy,
             app,
@@ -248,4 +259,64 @@ fn import(from: ImportFormat, file: &Path, output: Option<&Path>) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+fn apply(file: &Path, database_url: &str) -> ExitCode {
+    let text = match read(file) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let report = check_text(&text, format_of(file, &text));
+    for d in &report.diagnostics {
+        eprint(&render(file, d));
+    }
+    let Some(document) = report.valid_document() else {
+        eprint(&format!(
+            "error: the policy file `{}` is not valid; nothing was written",
+            file.display()
+        ));
+        return ExitCode::from(INVALID);
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprint(&format!("error: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let store = gatehouse_store::Store::connect(database_url).await?;
+        let mut tx = store.begin().await?;
+        let now = jiff::Timestamp::now();
+        let report =
+            gatehouse_server::directory::apply(&mut tx, document, &gatehouse_core::model::Actor::System, now)
+                .await?;
+        tx.commit().await?;
+        store.close().await;
+        Ok::<_, gatehouse_server::ServerError>(report)
+    });
+    match result {
+        Ok(report) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{}: applied — {} zone(s), {} polic{}, {} rule(s)",
+                file.display(),
+                report.zones,
+                report.policies,
+                if report.policies == 1 { "y" } else { "ies" },
+                report.rules
+            );
+            for app in &report.unknown_apps {
+                eprint(&format!(
+                    "warning: no app has client_id `{app}`; nothing was linked for it"
+                ));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprint(&format!("error: {e}"));
+            ExitCode::FAILURE
+        }
+    }
 }

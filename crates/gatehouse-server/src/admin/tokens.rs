@@ -58,3 +58,34 @@ pub async fn ensure_initial(
     }
     create(store, "initial", configured, now).await.map(Some)
 }
+
+/// The unrevoked token whose secret is `secret` (looked up by its SHA-256 digest, then compared
+/// in constant time), marked as used at `now`.
+pub async fn authenticate(
+    store: &Store,
+    secret: &str,
+    now: jiff::Timestamp,
+) -> Result<Option<gatehouse_store::AdminToken>, ServerError> {
+    let presented = digest::sha256_hex(secret.as_bytes());
+    let Some(token) = store.admin_tokens().by_digest(&presented).await? else {
+        return Ok(None);
+    };
+    let mut tx = store.begin().await?;
+    tx.admin_tokens().touch(&token.id, now).await?;
+    tx.commit().await?;
+    Ok(Some(token))
+}
+
+/// Revokes the token `id`; false when there is no such unrevoked token.
+pub async fn revoke(store: &Store, id: &str, now: jiff::Timestamp) -> Result<bool, ServerError> {
+    let mut tx = store.begin().await?;
+    let revoked = tx.admin_tokens().revoke(id, now).await?;
+    if revoked {
+        Event::new(event_types::ADMIN_TOKEN_REVOKE, Actor::System, Outcome::Success)
+            .detail("token_id", id)
+            .append(&mut tx, now)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(revoked)
+}

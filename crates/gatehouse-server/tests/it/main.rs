@@ -8,6 +8,7 @@
 //! The server's integration tests: one binary (linking dominates on two cores), one module per
 //! area, each test with its own server on `127.0.0.1:0` and its own database.
 
+mod admin;
 mod devices;
 mod flows;
 mod health;

@@ -5,4 +5,5 @@
     reason = "fixtures and helpers of a test binary fail the test loudly"
 )]
 
+mod admin_cli;
 mod policy_cli;
