@@ -65,6 +65,8 @@ pub struct Config {
     /// A flow expires after this long without a step (DESIGN section 5: 10 minutes).
     pub flow_idle: Duration,
     pub lockout: LockoutConfig,
+    /// Per-IP and per-login limits on sign-in steps (`0` turns one off).
+    pub rate_limits: crate::limits::RateLimitConfig,
     pub delivery: DeliveryConfig,
 }
 
@@ -82,6 +84,7 @@ impl Config {
             password_concurrency: 0,
             flow_idle: Duration::from_secs(10 * 60),
             lockout: LockoutConfig::default(),
+            rate_limits: crate::limits::RateLimitConfig::default(),
             delivery: DeliveryConfig {
                 outbox_dir: Some(PathBuf::from("gatehouse-outbox")),
                 smtp_url: None,

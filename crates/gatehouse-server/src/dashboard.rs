@@ -88,7 +88,8 @@ async fn home(
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Gatehouse</title><link rel="stylesheet" href="/assets/gatehouse.css"></head>
+<title>Gatehouse</title><link rel="stylesheet" href="/assets/gatehouse.css">
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"></head>
 <body><main class="card" aria-labelledby="title">
 <p class="brand">Gatehouse</p>
 <h1 id="title">Hello, {name}</h1>

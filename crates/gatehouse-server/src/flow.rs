@@ -14,11 +14,11 @@
 //! - `delivery`: email and SMS (outbox, SMTP, webhook).
 //! - `page`: the sign-in page and its script.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,7 +35,7 @@ pub mod data;
 pub mod delivery;
 pub mod engine;
 mod page;
-pub use page::secure_headers;
+pub use page::{STYLE, secure_headers};
 pub mod steps;
 pub mod view;
 
@@ -45,12 +45,14 @@ use data::{FlowApp, FlowData, Identity, Pending, Purpose, Status};
 #[derive(Debug)]
 pub struct FlowState {
     delivery: delivery::Delivery,
+    limits: crate::limits::RateLimits,
 }
 
 impl FlowState {
     pub fn new(config: &Config) -> Result<Self, ServerError> {
         Ok(Self {
             delivery: delivery::Delivery::new(&config.delivery)?,
+            limits: crate::limits::RateLimits::new(config.rate_limits),
         })
     }
 
@@ -356,6 +358,42 @@ pub async fn render(state: &AppState, id: FlowId, data: &FlowData) -> Result<Val
     ))
 }
 
+/// Counts a typed answer against the per-IP and per-login limits. The login is the one typed in
+/// this step, else the flow's (as typed at identify, known or not).
+/// `Ok(Err(response))` is the `429` to answer.
+async fn check_limits(
+    state: &AppState,
+    id: FlowId,
+    peer: SocketAddr,
+    body: &Value,
+) -> Result<Result<(), Response>, ApiError> {
+    let typed = body.get("login").and_then(Value::as_str).map(str::to_owned);
+    let login = match typed {
+        Some(login) => Some(login),
+        None => match load(state, id).await? {
+            Ok((_, data)) => data.identity.map(|i| i.login),
+            Err(_) => None,
+        },
+    };
+    Ok(state
+        .flow()
+        .limits
+        .check(peer.ip().to_canonical(), login.as_deref())
+        .map_err(|limited| {
+            let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("Too many attempts. Wait {seconds} seconds and try again."),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+        }))
+}
+
 async fn get_flow(State(state): State<AppState>, Path(flow_id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_flow_id(&flow_id)?;
     let (_, data) = match load(&state, id).await? {
@@ -366,9 +404,18 @@ async fn get_flow(State(state): State<AppState>, Path(flow_id): Path<String>) ->
     Ok(answer(StatusCode::OK, body, None))
 }
 
+/// The steps that check something a person typed, and so count against the rate limits.
+const LIMITED_STEPS: [&str; 4] = [
+    "identify",
+    "identify-password",
+    "challenge-authenticator",
+    "enroll-authenticator",
+];
+
 async fn post_step(
     State(state): State<AppState>,
     Path((flow_id, remediation)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -392,6 +439,11 @@ async fn post_step(
     };
     if !body.is_object() {
         return Err(ApiError::invalid_json("the body must be a JSON object"));
+    }
+    if LIMITED_STEPS.contains(&remediation.as_str())
+        && let Err(refused) = check_limits(&state, id, peer, &body).await?
+    {
+        return Ok(refused);
     }
     for attempt in 0..3 {
         let (flow, mut data) = match load(&state, id).await? {

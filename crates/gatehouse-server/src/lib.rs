@@ -16,13 +16,15 @@
 //! - `audit`: the system log writer every area uses.
 //! - `directory`: the stored policies assembled into a `PolicyDocument` and compiled (cached),
 //!   and `apply`, which writes a policy file into the database.
-//! - `demo`: the demo organisation of DESIGN section 12.
+//! - `demo`: the demo organisation of DESIGN section 12; `demo_apps`: its applications as small
+//!   relying parties on their callback ports, to sign in to in a browser.
 //! - `health`: `/healthz`.
 //! - `dashboard`: the end-user dashboard `/app`.
 //! - `admin`: the admin API under `/api/v1` and its OpenAPI document.
 //! - `oidc`: the OpenID Connect provider endpoints and signing keys.
 //! - `session`: global sessions — the `gh_session` cookie, the live session of a request, ending.
 //! - `flow`: sign-in flows (the interaction API) and the sign-in page.
+//! - `limits`: per-IP and per-login rate limits on sign-in steps (`429` with `Retry-After`).
 
 pub mod admin;
 mod app;
@@ -31,10 +33,12 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
+pub mod demo_apps;
 pub mod directory;
 mod error;
 pub mod flow;
 mod health;
+pub mod limits;
 pub mod oidc;
 pub mod passwords;
 pub mod secrets;

@@ -46,6 +46,15 @@ pub struct ServeArgs {
     /// Minutes a lockout lasts unless an admin unlocks the user first.
     #[arg(long, default_value_t = 15, env = "GATEHOUSE_LOCKOUT_MINUTES")]
     lockout_minutes: u64,
+    /// Sign-in steps (identify, password, codes) per minute from one IP address; 0 turns the limit off.
+    #[arg(long, default_value_t = 600, env = "GATEHOUSE_RATE_LIMIT_PER_IP")]
+    rate_limit_per_ip: u32,
+    /// Sign-in steps per minute naming one login, known or not; 0 turns the limit off.
+    #[arg(long, default_value_t = 120, env = "GATEHOUSE_RATE_LIMIT_PER_LOGIN")]
+    rate_limit_per_login: u32,
+    /// With --demo: do not start the demo applications on their callback ports (9000, 9001, …).
+    #[arg(long, env = "GATEHOUSE_NO_DEMO_APPS")]
+    no_demo_apps: bool,
     /// Directory where every email and SMS is written as a JSON file (the default delivery).
     #[arg(long, default_value = "./gatehouse-outbox", env = "GATEHOUSE_OUTBOX_DIR")]
     outbox_dir: PathBuf,
@@ -81,6 +90,10 @@ impl ServeArgs {
             max_failures: self.lockout_failures,
             duration: std::time::Duration::from_secs(self.lockout_minutes.saturating_mul(60)),
         };
+        config.rate_limits = gatehouse_server::limits::RateLimitConfig {
+            per_ip_per_minute: self.rate_limit_per_ip,
+            per_login_per_minute: self.rate_limit_per_login,
+        };
         config.delivery = DeliveryConfig {
             outbox_dir: Some(self.outbox_dir),
             smtp_url: self.smtp_url,
@@ -92,6 +105,7 @@ impl ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
+    let demo_apps = args.demo && !args.no_demo_apps;
     crate::telemetry::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -100,7 +114,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(args.config())) {
+    match runtime.block_on(serve(args.config(), demo_apps)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             crate::report_error(&format!("{e:#}"));
@@ -109,7 +123,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, demo_apps: bool) -> anyhow::Result<()> {
     let listen = config.listen;
     let issuer = config.issuer.clone();
     let demo = config.demo;
@@ -134,6 +148,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("Gatehouse: created the first admin API token (shown once): {token}");
     }
     println!("Gatehouse listening on http://{local} (issuer {issuer})");
+    if demo_apps {
+        let mut reach = local;
+        if reach.ip().is_unspecified() {
+            reach.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let provider = format!("http://{reach}");
+        for (name, addr) in gatehouse_server::demo_apps::spawn_all(&issuer, &provider).await {
+            println!("  demo app {name}: http://{addr}/");
+        }
+    }
     tracing::info!(%local, %issuer, "listening");
     gatehouse_server::serve(listener, started.state, shutdown_signal()).await?;
     tracing::info!("stopped");

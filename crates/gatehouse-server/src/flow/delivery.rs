@@ -207,4 +207,149 @@ mod tests {
         assert_eq!(json["channel"], "sms");
         assert_eq!(json["text"], "code 123456");
     }
+
+    /// A minimal SMTP server: accepts one message and hands back the envelope and the data.
+    async fn smtp_sink() -> (String, tokio::task::JoinHandle<(Vec<String>, String)>) {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("smtp://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let mut envelope = Vec::new();
+            let mut data = String::new();
+            write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let verb = line.split([' ', ':']).next().unwrap_or("").to_ascii_uppercase();
+                match verb.as_str() {
+                    "EHLO" | "HELO" => write.write_all(b"250 sink\r\n").await.unwrap(),
+                    "MAIL" | "RCPT" => {
+                        envelope.push(line.clone());
+                        write.write_all(b"250 ok\r\n").await.unwrap();
+                    }
+                    "DATA" => {
+                        write.write_all(b"354 go on\r\n").await.unwrap();
+                        while let Some(body) = lines.next_line().await.unwrap() {
+                            if body == "." {
+                                break;
+                            }
+                            data.push_str(&body);
+                            data.push('\n');
+                        }
+                        write.write_all(b"250 queued\r\n").await.unwrap();
+                    }
+                    "QUIT" => {
+                        write.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    }
+                    _ => write.write_all(b"250 ok\r\n").await.unwrap(),
+                }
+            }
+            (envelope, data)
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn email_goes_out_over_smtp_when_a_relay_is_configured() {
+        let (url, sink) = smtp_sink().await;
+        let delivery = Delivery::new(&DeliveryConfig {
+            outbox_dir: None,
+            smtp_url: Some(url),
+            email_from: "Gatehouse <no-reply@gatehouse.test>".into(),
+            sms_webhook: None,
+        })
+        .unwrap();
+        delivery
+            .send(
+                &Outgoing::Email {
+                    to: "alice@example.com".into(),
+                    subject: "Your sign-in code".into(),
+                    text: "Your code is 424242.".into(),
+                },
+                &Clock::System,
+            )
+            .await
+            .unwrap();
+        drop(delivery);
+        let (envelope, data) = tokio::time::timeout(std::time::Duration::from_secs(10), sink)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            envelope.iter().any(|l| l.contains("<no-reply@gatehouse.test>")),
+            "{envelope:?}"
+        );
+        assert!(
+            envelope.iter().any(|l| l.contains("<alice@example.com>")),
+            "{envelope:?}"
+        );
+        assert!(data.contains("Subject: Your sign-in code"), "{data}");
+        assert!(data.contains("Your code is 424242."), "{data}");
+    }
+
+    #[tokio::test]
+    async fn sms_is_posted_to_the_webhook_when_one_is_configured() {
+        use axum::extract::State;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<serde_json::Value>(1);
+        let app = axum::Router::new()
+            .route(
+                "/sms",
+                axum::routing::post(
+                    |State(tx): State<tokio::sync::mpsc::Sender<serde_json::Value>>,
+                     axum::Json(body): axum::Json<serde_json::Value>| async move {
+                        tx.send(body).await.unwrap();
+                        "ok"
+                    },
+                ),
+            )
+            .with_state(tx);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let delivery = Delivery::new(&DeliveryConfig {
+            outbox_dir: None,
+            smtp_url: None,
+            email_from: String::new(),
+            sms_webhook: Some(format!("http://{addr}/sms")),
+        })
+        .unwrap();
+        delivery
+            .send(
+                &Outgoing::Sms {
+                    to: "+15551234567".into(),
+                    text: "Your code is 135790.".into(),
+                },
+                &Clock::System,
+            )
+            .await
+            .unwrap();
+        let body = rx.recv().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"to": "+15551234567", "text": "Your code is 135790."})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_webhook_is_reported() {
+        let delivery = Delivery::new(&DeliveryConfig {
+            outbox_dir: None,
+            smtp_url: None,
+            email_from: String::new(),
+            sms_webhook: Some("http://127.0.0.1:9/unreachable".into()),
+        })
+        .unwrap();
+        let sent = delivery
+            .send(
+                &Outgoing::Sms {
+                    to: "+15551234567".into(),
+                    text: "x".into(),
+                },
+                &Clock::System,
+            )
+            .await;
+        assert!(sent.is_err());
+    }
 }

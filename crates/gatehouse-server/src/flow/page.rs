@@ -11,7 +11,9 @@ use axum::routing::get;
 use crate::AppState;
 
 const SCRIPT: &str = include_str!("../../assets/signin.js");
-const STYLE: &str = include_str!("../../assets/gatehouse.css");
+/// The stylesheet of every page (also served by the demo apps).
+pub const STYLE: &str = include_str!("../../assets/gatehouse.css");
+const ICON: &str = include_str!("../../assets/favicon.svg");
 
 /// The Content-Security-Policy of every page Gatehouse serves.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -23,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/signin/{flow_id}", get(page))
         .route("/assets/signin.js", get(script))
         .route("/assets/gatehouse.css", get(style))
+        .route("/favicon.ico", get(icon))
+        .route("/assets/favicon.svg", get(icon))
 }
 
 /// Headers every HTML page carries.
@@ -53,6 +57,7 @@ async fn page(Path(flow_id): Path<String>) -> Response {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · Gatehouse</title>
 <link rel="stylesheet" href="/assets/gatehouse.css">
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 <script src="/assets/signin.js" defer></script>
 </head>
 <body data-flow-id="{id}">
@@ -79,6 +84,11 @@ async fn script() -> Response {
 
 async fn style() -> Response {
     asset(STYLE, "text/css; charset=utf-8")
+}
+
+/// Browsers ask for `/favicon.ico` whatever the page says; both paths serve the SVG icon.
+async fn icon() -> Response {
+    asset(ICON, "image/svg+xml")
 }
 
 fn asset(body: &'static str, kind: &'static str) -> Response {

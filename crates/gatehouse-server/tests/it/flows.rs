@@ -617,3 +617,133 @@ async fn keep_me_signed_in_makes_the_session_cookie_persistent() {
     assert_eq!(res.status(), 303, "signed out: back to sign-in");
     server.stop().await;
 }
+
+/// Whether `/app` shows the dashboard to this browser (a live session) or sends it to sign in.
+async fn has_live_session(server: &TestServer, browser: &Browser) -> bool {
+    let res = browser
+        .client
+        .get(format!("{}/app", server.base))
+        .send()
+        .await
+        .unwrap();
+    res.status() == 200
+}
+
+#[tokio::test]
+async fn a_session_ends_after_two_idle_hours_and_activity_keeps_it_alive() {
+    let server = TestServer::demo().await;
+    let browser = signed_in(&server, "bob", "bob-password-123").await;
+    assert!(has_live_session(&server, &browser).await);
+
+    // Activity inside the idle window (PT2H) keeps the session alive.
+    for _ in 0..3 {
+        server.clock.advance(Duration::from_secs(100 * 60));
+        assert!(has_live_session(&server, &browser).await, "used within two hours");
+    }
+
+    // Two idle hours and a minute: the global session policy's max_idle ends it.
+    server.clock.advance(Duration::from_secs(121 * 60));
+    assert!(
+        !has_live_session(&server, &browser).await,
+        "idle for more than PT2H"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_ends_after_its_absolute_lifetime_however_active() {
+    let server = TestServer::demo().await;
+    let browser = signed_in(&server, "bob", "bob-password-123").await;
+    // Used every hour, it still ends when max_lifetime (P1D) is over.
+    for hour in 1..=23 {
+        server.clock.advance(Duration::from_secs(3600));
+        assert!(has_live_session(&server, &browser).await, "alive at hour {hour}");
+    }
+    server.clock.advance(Duration::from_secs(3600 + 60));
+    assert!(!has_live_session(&server, &browser).await, "over P1D");
+    server.stop().await;
+}
+
+fn res_refused(statuses: &[u16]) -> bool {
+    statuses.last() == Some(&429)
+}
+
+/// The statuses of `attempts` password sign-ins of `login` (identify, then a wrong password), and
+/// the `Retry-After` of the first refusal.
+async fn attempt_statuses(server: &TestServer, login: &str, attempts: usize) -> (Vec<u16>, Option<String>) {
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..attempts {
+        let browser = Browser::new(server);
+        let flow = browser.start_dashboard().await;
+        for (step, body) in [
+            ("identify", json!({"login": login})),
+            ("challenge-authenticator", json!({"password": "wrong-password-1"})),
+        ] {
+            let res = browser
+                .client
+                .post(format!("{}/api/v1/flows/{flow}/{step}", server.base))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            statuses.push(res.status().as_u16());
+            if res.status() == 429 && retry_after.is_none() {
+                retry_after = Some(res.headers()["retry-after"].to_str().unwrap().to_owned());
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["error"], "too_many_requests");
+                assert!(!body["message"].as_str().unwrap().contains(login));
+            }
+            if res_refused(&statuses) {
+                break;
+            }
+        }
+    }
+    (statuses, retry_after)
+}
+
+#[tokio::test]
+async fn a_burst_of_attempts_on_one_login_is_refused_with_429_alike_for_unknown_logins() {
+    let server = TestServer::start(Options {
+        configure: |c| {
+            c.rate_limits.per_login_per_minute = 8; // a burst of 4, then one every 7.5 s
+            c.lockout.max_failures = 100;
+        },
+        ..Options::default()
+    })
+    .await;
+    let (known, retry) = attempt_statuses(&server, "bob", 3).await;
+    assert_eq!(
+        known,
+        [200, 200, 200, 200, 429],
+        "the fifth step is over the limit"
+    );
+    let retry: u64 = retry.unwrap().parse().unwrap();
+    assert!((1..=8).contains(&retry), "Retry-After {retry}");
+    let (unknown, _) = attempt_statuses(&server, "nobody-at-all", 3).await;
+    assert_eq!(
+        unknown, known,
+        "an unknown login is limited exactly like a known one"
+    );
+    // Another login is not held back by bob's limit.
+    let (other, _) = attempt_statuses(&server, "alice", 1).await;
+    assert_eq!(other, [200, 200]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_from_one_address_is_refused_whatever_the_logins() {
+    let server = TestServer::start(Options {
+        configure: |c| c.rate_limits.per_ip_per_minute = 6, // a burst of 3
+        ..Options::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for login in ["a1", "a2", "a3", "a4"] {
+        let (s, _) = attempt_statuses(&server, login, 1).await;
+        statuses.extend(s);
+    }
+    assert_eq!(statuses[..3], [200, 200, 200]);
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+    server.stop().await;
+}

@@ -1,0 +1,121 @@
+// The sign-in page (`/signin/{flow_id}`) and the end-user dashboard (`/app`) in real headless
+// Chromium, as a person uses them: no request is made except by the page.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { LAUNCH, startDemo } from './server.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startDemo();
+  browser = await chromium.launch(LAUNCH);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A fresh browser profile with a page that records console errors and CSP violations. */
+async function freshPage() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(String(e)));
+  page.on('response', (r) => { if (r.status() >= 400 && !r.url().includes('/api/v1/flows/')) problems.push(`${r.status()} ${r.url()}`); });
+  return { context, page, problems };
+}
+
+async function submit(page) {
+  await page.locator('#content form button[type=submit]').click();
+}
+
+test('alice signs in to /app with her login and password and sees her authenticators', async () => {
+  const { context, page, problems } = await freshPage();
+  const first = await page.goto(`${server.base}/app`);
+  assert.match(page.url(), /\/signin\/[^/]+$/, 'an unsigned visitor is sent to the sign-in page');
+  const csp = first.headers()['content-security-policy'] ?? '';
+  assert.match(csp, /script-src 'self'/, 'the sign-in page has a strict CSP');
+  assert.doesNotMatch(csp, /unsafe-inline/);
+
+  await page.locator('input[name=login]').fill('alice');
+  await submit(page);
+  await page.locator('input[name=password]').fill('correct-horse-battery');
+  await submit(page);
+
+  await page.waitForURL(`${server.base}/app`);
+  assert.equal(await page.locator('h1').textContent(), 'Hello, Alice Example');
+  assert.match(await page.locator('#login').textContent(), /alice/);
+  assert.equal(await page.locator('#authenticators li[data-authenticator=totp]').count(), 1, 'her TOTP is listed');
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === 'gh_session');
+  assert.ok(session, 'a gh_session cookie is set');
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Lax');
+  assert.deepEqual(problems, [], 'no console errors or CSP violations');
+  await context.close();
+});
+
+test('a wrong password shows an error on the page and lets the person try again', async () => {
+  const { context, page, problems } = await freshPage();
+  await page.goto(`${server.base}/app`);
+  await page.locator('input[name=login]').fill('bob');
+  await submit(page);
+  await page.locator('input[name=password]').fill('not-the-password');
+  await submit(page);
+  const message = page.locator('#messages .error');
+  await message.waitFor();
+  const text = await message.textContent();
+  assert.ok(text.length > 0);
+  assert.doesNotMatch(text, /bob/, 'the message does not echo the login');
+
+  await page.locator('input[name=password]').fill('bob-password-123');
+  await submit(page);
+  await page.waitForURL(`${server.base}/app`);
+  assert.match(await page.locator('#login').textContent(), /bob/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('an unknown login sees the same screens as a known one (no user enumeration)', async () => {
+  const screens = [];
+  for (const login of ['bob', 'nobody-here']) {
+    const { context, page } = await freshPage();
+    await page.goto(`${server.base}/app`);
+    await page.locator('input[name=login]').fill(login);
+    await submit(page);
+    await page.locator('input[name=password]').waitFor();
+    const afterIdentify = await page.locator('#content').innerText();
+    await page.locator('input[name=password]').fill('wrong-password-1');
+    await submit(page);
+    await page.locator('#messages .error').waitFor();
+    const error = await page.locator('#messages').innerText();
+    screens.push({ afterIdentify: afterIdentify.replaceAll(login, 'LOGIN'), error });
+    await context.close();
+  }
+  assert.deepEqual(screens[0], screens[1]);
+});
+
+test('signing out of /app ends the session: the next visit asks to sign in again', async () => {
+  const { context, page } = await freshPage();
+  await page.goto(`${server.base}/app`);
+  await page.locator('input[name=login]').fill('admin');
+  await submit(page);
+  await page.locator('input[name=password]').fill('admin-password-123');
+  await submit(page);
+  await page.waitForURL(`${server.base}/app`);
+  await page.getByRole('button', { name: /sign out/i }).click();
+  await page.goto(`${server.base}/app`);
+  assert.match(page.url(), /\/signin\//);
+  await context.close();
+});
+
+test('an unknown flow id shows a page that says so, not a blank screen', async () => {
+  const { context, page } = await freshPage();
+  await page.goto(`${server.base}/signin/no-such-flow`);
+  await page.locator('#messages').getByText(/does not exist/).waitFor();
+  await context.close();
+});
