@@ -181,8 +181,23 @@ describe('client credentials', () => {
   });
 
   it('a wrong client secret is 401 invalid_client', async () => {
+    // openid-client surfaces the 401's `WWW-Authenticate: Basic` challenge (RFC 6749 5.2) as its
+    // own error; the body is checked with a plain request below.
     const config = await configFor('reports-service', 'not-the-secret');
-    await rejectsWith(oidc.clientCredentialsGrant(config, {}), 'invalid_client', 401);
+    await assert.rejects(oidc.clientCredentialsGrant(config, {}), (e) => {
+      assert.equal(e.status, 401, `${e.name}: ${e.message}`);
+      return true;
+    });
+    for (const [id, secret] of [['reports-service', 'not-the-secret'], ['dashboard', DEMO.clients.finance.secret], ['no-such-client', 'x']]) {
+      const res = await fetch(config.serverMetadata().token_endpoint, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials',
+      });
+      assert.equal(res.status, 401, id);
+      assert.equal((await res.json()).error, 'invalid_client', id);
+      assert.match(res.headers.get('www-authenticate') ?? '', /^Basic/i, id);
+    }
   });
 
   it('a client without the grant (dashboard) is refused', async () => {
