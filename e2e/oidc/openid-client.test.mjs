@@ -167,6 +167,52 @@ describe('authorization code + PKCE', () => {
   });
 });
 
+describe('revocation, introspection, prompt=none', () => {
+  it('introspection reports live tokens; a revoked refresh token is inactive and refused', async () => {
+    const { config, tokens } = await signInAndRedeem('dashboard', 'alice');
+    const live = await oidc.tokenIntrospection(config, tokens.access_token);
+    assert.equal(live.active, true);
+    assert.equal(live.client_id, 'dashboard');
+    await oidc.tokenRevocation(config, tokens.refresh_token);
+    const revoked = await oidc.tokenIntrospection(config, tokens.refresh_token);
+    assert.equal(revoked.active, false);
+    await rejectsWith(oidc.refreshTokenGrant(config, tokens.refresh_token), 'invalid_grant', 400);
+    assert.equal((await oidc.tokenIntrospection(config, 'not-a-token')).active, false);
+  });
+
+  it('prompt=none without a session is sent back with login_required', async () => {
+    const config = await configFor('dashboard');
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: DEMO.clients.dashboard.redirect, scope: 'openid', state: 'none-state', prompt: 'none',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    });
+    const res = await new Agent(BASE).get(url.href, { headers: { accept: 'text/html' } });
+    const back = new URL(res.location);
+    assert.equal(back.origin + back.pathname, DEMO.clients.dashboard.redirect);
+    assert.equal(back.searchParams.get('error'), 'login_required');
+    assert.equal(back.searchParams.get('state'), 'none-state');
+  });
+
+  it('prompt=none with the gh_session of an earlier sign-in returns a code at once', async () => {
+    const agent = new Agent(BASE);
+    const first = await authorize('dashboard', 'alice', { agent });
+    assert.equal(first.final.status, 'success');
+    assert.ok(agent.cookies.has('gh_session'), 'the sign-in set gh_session');
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(first.config, {
+      redirect_uri: DEMO.clients.dashboard.redirect, scope: 'openid', state: 'silent', prompt: 'none', nonce: 'silent-nonce',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    });
+    const res = await agent.get(url.href, { headers: { accept: 'text/html' } });
+    assert.ok(res.location?.startsWith(DEMO.clients.dashboard.redirect), `Location ${res.location}`);
+    const tokens = await oidc.authorizationCodeGrant(first.config, new URL(res.location), {
+      pkceCodeVerifier: verifier, expectedState: 'silent', expectedNonce: 'silent-nonce',
+    });
+    const claims = await verifyIdToken(tokens.id_token, 'dashboard');
+    assert.equal(claims.sub, tokens.claims().sub);
+  });
+});
+
 describe('client credentials', () => {
   it('reports-service gets an ES256 JWT access token', async () => {
     const config = await configFor('reports-service');
