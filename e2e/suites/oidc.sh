@@ -47,7 +47,9 @@ start() {
   mkdir -p "$dir"
   (
     cd "$dir"
-    exec env -u GATEHOUSE_MASTER_KEY "$GATEHOUSE_BIN" serve --demo \
+    # GATEHOUSE_NO_DEMO_APPS: the two servers must not both start the demo relying parties on
+    # their fixed callback ports (9000, 9001, …); the clients here stand in for them.
+    exec env -u GATEHOUSE_MASTER_KEY GATEHOUSE_NO_DEMO_APPS=true "$GATEHOUSE_BIN" serve --demo \
       --listen "127.0.0.1:$port" --issuer "http://127.0.0.1:$port" \
       --database-url "$dir/gatehouse.db" --master-key-file "$dir/gatehouse.key" \
       --outbox-dir "$dir/outbox" --admin-token "e2e-admin-token" \
