@@ -1,0 +1,57 @@
+// Login adapter of the shared load driver (../shared/bench/driver, see its README) for Gatehouse.
+// The only Gatehouse-specific part of the benchmark: from the un-followed answer to
+// GET /oauth2/authorize, drive the sign-in flow API (DESIGN.md section 5, docs/flows.md) the way
+// the sign-in page does — identify, answer the password challenge (and any further challenge the
+// policy asks for, when it is one the adapter can answer) — and return the redirect to the
+// client's redirect URI, which carries `code`, `state` and `iss`.
+//
+// The HTML of /signin/{flow_id} is not fetched: it is a static shell around the same JSON API, and
+// a browser would cache its script and style. Every request that changes the flow is counted.
+// There is no consent screen (the administrator's app assignment is the consent), so the driver's
+// `prompt=consent` changes nothing.
+
+const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' };
+
+function fail(what, res) {
+  const body = (res.text ?? '').slice(0, 200).replace(/\s+/g, ' ');
+  return new Error(`${what}: HTTP ${res.status} ${body}`);
+}
+
+export default {
+  name: 'gatehouse',
+
+  async authenticate({ ua, response, redirectUri, username, password }) {
+    if (response.status !== 302 && response.status !== 303) throw fail('authorize', response);
+    const location = response.location ?? '';
+    // A live session satisfying the policy: the authorize answer is already the callback.
+    if (location.startsWith(redirectUri)) return location;
+    const m = location.match(/\/signin\/([^/?#]+)/);
+    if (!m) throw new Error(`authorize did not redirect to /signin/{flow_id}: ${location}`);
+    const api = new URL(`/api/v1/flows/${m[1]}`, location).href;
+
+    let state = null;
+    let next = { name: 'identify', body: { login: username } };
+    for (let step = 0; step < 6; step += 1) {
+      const res = await ua.request('POST', `${api}/${next.name}`, { headers: JSON_HEADERS, body: JSON.stringify(next.body) });
+      if (res.status !== 200) throw fail(next.name, res);
+      state = res.json();
+      const errors = (state.messages ?? []).filter((msg) => msg.level === 'error');
+      if (errors.length) throw new Error(`${next.name}: ${errors.map((e) => e.code).join(', ')}`);
+      if (state.status === 'success') {
+        if (!state.redirect?.startsWith(redirectUri)) throw new Error(`success without a redirect to ${redirectUri}: ${state.redirect}`);
+        return state.redirect;
+      }
+      if (state.status !== 'in_progress') throw new Error(`flow ${state.status}: ${state.redirect ?? ''}`);
+      const rems = state.remediation ?? [];
+      const challenge = rems.find((r) => r.name === 'challenge-authenticator');
+      if (rems.some((r) => r.name === 'identify-password')) {
+        next = { name: 'identify-password', body: { login: username, password } };
+      } else if (challenge?.authenticator?.key === 'password') {
+        next = { name: 'challenge-authenticator', body: { password } };
+      } else {
+        throw new Error(`the adapter cannot answer: ${rems.map((r) => r.name + (r.authenticator ? `:${r.authenticator.key}` : '')).join(', ')}`);
+      }
+    }
+    throw new Error('too many flow steps');
+  },
+};

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Registers the load driver's `bench` client in a Gatehouse demo database (SQLite).
+
+The driver (../shared/bench/driver/README.md) wants a confidential client `bench` / `bench-secret`
+(client_secret_basic) with the grants authorization_code, refresh_token and client_credentials,
+the redirect URI http://127.0.0.1:9999/cb, and an access-policy rule that lets it ask for any
+scope. The admin API (`POST /api/v1/apps`, DESIGN.md section 10) is the proper way; until it is
+available this script writes the same records the demo seeding writes (`crates/gatehouse-server/
+src/demo.rs`): the application, with the `dashboard` app's sign-in policy and group assignments,
+and one access rule `bench-any-scope`. Run it while no server uses the database (the server caches
+its clients); it does nothing when `bench` already exists.
+
+Usage: register_bench_client.py DATABASE_FILE
+"""
+
+import hashlib
+import json
+import sqlite3
+import sys
+import time
+import uuid
+
+CLIENT_ID = "bench"
+SECRET = "bench-secret"
+REDIRECT = "http://127.0.0.1:9999/cb"
+
+
+def main(path):
+    db = sqlite3.connect(path, timeout=10)
+    with db:
+        if db.execute("SELECT 1 FROM applications WHERE client_id = ?", (CLIENT_ID,)).fetchone():
+            print(f"{CLIENT_ID}: already registered")
+            return
+        template = db.execute(
+            "SELECT id, policy_id FROM applications WHERE client_id = 'dashboard'"
+        ).fetchone()
+        if template is None:
+            sys.exit(f"{path}: no demo `dashboard` app (start `gatehouse serve --demo` on it once)")
+        dashboard_id, policy_id = template
+        now = int(time.time() * 1000)
+        app_id = str(uuid.uuid4())
+        db.execute(
+            "INSERT INTO applications (id, client_id, name, kind, secret_digest, redirect_uris, "
+            "post_logout_redirect_uris, grant_types, token_endpoint_auth_method, policy_id, "
+            "created_at, updated_at) VALUES (?, ?, ?, 'confidential', ?, ?, '[]', ?, "
+            "'client_secret_basic', ?, ?, ?)",
+            (
+                app_id,
+                CLIENT_ID,
+                "Load driver",
+                hashlib.sha256(SECRET.encode()).hexdigest(),
+                json.dumps([REDIRECT]),
+                json.dumps(["authorization_code", "refresh_token", "client_credentials"]),
+                policy_id,
+                now,
+                now,
+            ),
+        )
+        db.execute(
+            "INSERT INTO app_group_assignments (app_id, group_id) "
+            "SELECT ?, group_id FROM app_group_assignments WHERE app_id = ?",
+            (app_id, dashboard_id),
+        )
+        (priority,) = db.execute("SELECT COUNT(*) FROM access_rules").fetchone()
+        name = f"{CLIENT_ID}-any-scope"
+        body = {
+            "name": name,
+            "priority": priority,
+            "clients": [CLIENT_ID],
+            "grant_types": ["*"],
+            "scopes": ["*"],
+            "access_token_lifetime": "PT1H",
+            "refresh_token_lifetime": "P1D",
+        }
+        db.execute(
+            "INSERT INTO access_rules (id, name, name_key, priority, body, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (str(uuid.uuid4()), name, name, priority, json.dumps(body, sort_keys=True), now, now),
+        )
+    print(f"{CLIENT_ID}: registered (secret {SECRET}, redirect {REDIRECT})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
