@@ -100,7 +100,10 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                     "authenticator": authenticator_json(*authenticator, *method),
                     "fields": answer_fields(*authenticator),
                 });
+                // A password has one enrollment per user, and an unknown login has none: naming
+                // it would tell the two apart (DESIGN 4.4), so the password challenge never does.
                 if let Some(id) = enrollment_id
+                    && *authenticator != AuthenticatorKey::Password
                     && let Some(authenticator) = challenge.get_mut("authenticator")
                 {
                     set(authenticator, "id", json!(id.to_string()));

@@ -11,7 +11,6 @@ use gatehouse_core::device::{
     DeviceEffect, LifecycleAction, LifecycleDecision, LifecycleRefusal, transition,
 };
 use gatehouse_core::model::{Actor, AuthenticatorKey, Device, DeviceId, EndReason, Outcome, UserId};
-use gatehouse_crypto::digest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -27,7 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/devices/{id}/lifecycle/{action}", post(lifecycle))
 }
 
-/// The admin bearer check: an active admin API token (stored as a SHA-256 digest).
+/// The admin bearer check, shared with the rest of the admin API.
 async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -36,12 +35,8 @@ async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError>
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim())
         .ok_or_else(|| ApiError::unauthorized("an admin API token is required"))?;
-    let found = state
-        .store()
-        .admin_tokens()
-        .by_digest(&digest::sha256_hex(token.as_bytes()))
+    let found = crate::admin::tokens::authenticate(state.store(), token, state.now())
         .await?
-        .filter(|t| t.revoked_at.is_none())
         .ok_or_else(|| ApiError::unauthorized("the admin API token is not valid"))?;
     Ok(Actor::AdminToken(found.id))
 }

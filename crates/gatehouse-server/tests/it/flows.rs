@@ -182,13 +182,6 @@ async fn an_unknown_login_sees_the_same_screens_and_the_same_failure() {
         let strip = |mut v: Value| {
             v["flow_id"] = Value::Null;
             v["user"] = Value::Null;
-            if let Some(rems) = v["remediation"].as_array_mut() {
-                for r in rems {
-                    if let Some(a) = r.get_mut("authenticator") {
-                        a["id"] = Value::Null;
-                    }
-                }
-            }
             v
         };
         seen.push((strip(identified), strip(failed)));
