@@ -2,6 +2,7 @@
 // Chromium, as a person uses them: no request is made except by the page.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { LAUNCH, startDemo } from './server.mjs';
 
@@ -27,6 +28,20 @@ async function freshPage() {
   page.on('pageerror', (e) => problems.push(String(e)));
   page.on('response', (r) => { if (r.status() >= 400 && !r.url().includes('/api/v1/flows/')) problems.push(`${r.status()} ${r.url()}`); });
   return { context, page, problems };
+}
+
+/** RFC 6238 (SHA-1, 6 digits, 30 s), independent of the server's implementation. */
+function totp(base32, now = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30000)));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  const n = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(n % 1_000_000).padStart(6, '0');
 }
 
 async function submit(page) {
@@ -117,5 +132,26 @@ test('an unknown flow id shows a page that says so, not a blank screen', async (
   const { context, page } = await freshPage();
   await page.goto(`${server.base}/signin/no-such-flow`);
   await page.locator('#messages').getByText(/does not exist/).waitFor();
+  await context.close();
+});
+
+test('alice completes finance in the browser through its demo app: password, then a TOTP code', async () => {
+  const { context, page, problems } = await freshPage();
+  // `serve --demo` runs the finance app on its callback port, 9001 (DESIGN section 12).
+  await page.goto('http://127.0.0.1:9001/');
+  await page.getByRole('link', { name: 'Sign in with Gatehouse' }).click();
+  await page.waitForURL(/\/signin\//);
+  await page.locator('input[name=login]').fill('alice');
+  await submit(page);
+  await page.locator('input[name=password]').fill('correct-horse-battery');
+  await submit(page);
+  await page.locator('input[name=code]').fill(totp('GATEHOUSEDEMOALICETOTPSECRET2345'));
+  await submit(page);
+  await page.waitForURL(/127\.0\.0\.1:9001\/callback/);
+  assert.match(await page.locator('#signed-in').textContent(), /Signed in as/);
+  const claims = await page.locator('#claims').innerText();
+  assert.match(claims, /amr\s+\["pwd","otp","mfa"\]/);
+  await page.screenshot({ path: '../target/screenshots/finance-signed-in.png' });
+  assert.deepEqual(problems.filter((p) => !p.includes('9001')), []);
   await context.close();
 });

@@ -71,6 +71,7 @@ pub async fn spawn_all(issuer: &str, provider: &str) -> Vec<(String, SocketAddr)
             .route("/callback", get(callback))
             .route("/logged-out", get(home))
             .route("/style.css", get(style))
+            .route("/favicon.ico", get(crate::flow::icon))
             .with_state(Arc::new(rp));
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {

@@ -36,7 +36,7 @@ pub mod delivery;
 pub mod device;
 pub mod engine;
 mod page;
-pub use page::{STYLE, secure_headers};
+pub use page::{STYLE, icon, secure_headers};
 pub mod steps;
 pub mod view;
 

@@ -13,7 +13,8 @@ use crate::AppState;
 const SCRIPT: &str = include_str!("../../assets/signin.js");
 /// The stylesheet of every page (also served by the demo apps).
 pub const STYLE: &str = include_str!("../../assets/gatehouse.css");
-const ICON: &str = include_str!("../../assets/favicon.svg");
+/// The icon of every page (also served by the demo apps).
+pub const ICON: &str = include_str!("../../assets/favicon.svg");
 
 /// The Content-Security-Policy of every page Gatehouse serves.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -87,7 +88,7 @@ async fn style() -> Response {
 }
 
 /// Browsers ask for `/favicon.ico` whatever the page says; both paths serve the SVG icon.
-async fn icon() -> Response {
+pub async fn icon() -> Response {
     asset(ICON, "image/svg+xml")
 }
 
