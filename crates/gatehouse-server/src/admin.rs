@@ -92,6 +92,12 @@ pub fn api() -> OpenApiRouter<AppState> {
             access_rules::delete
         ))
         .routes(routes!(logs::list))
+        .routes(routes!(crate::verify::registry::list))
+        .routes(routes!(
+            crate::verify::registry::show,
+            crate::verify::registry::delete
+        ))
+        .routes(routes!(crate::verify::registry::lifecycle))
 }
 
 /// The OpenAPI document of [`api`].

@@ -121,7 +121,7 @@ impl VerifyState {
 
 /// Verify's routes: the device API and the admin device registry.
 pub fn router() -> Router<AppState> {
-    device_api::router().merge(registry::router())
+    device_api::router()
 }
 
 /// A system log event type written in this module.

@@ -3,10 +3,9 @@
 //! `DELETE /api/v1/devices/{id}`. Each lifecycle action applies every effect decided by
 //! `gatehouse_core::device::transition` in one transaction with its system log event.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use gatehouse_core::device::{
     DeviceEffect, LifecycleAction, LifecycleDecision, LifecycleRefusal, transition,
 };
@@ -18,13 +17,7 @@ use super::event_type;
 use crate::audit::Event;
 use crate::{ApiError, AppState, ServerError};
 
-/// The registry's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/devices", get(list))
-        .route("/api/v1/devices/{id}", get(show).delete(delete))
-        .route("/api/v1/devices/{id}/lifecycle/{action}", post(lifecycle))
-}
+// The routes (`/api/v1/devices…`) are served by `admin::api` with their OpenAPI descriptions.
 
 /// The admin bearer check, shared with the rest of the admin API.
 async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
@@ -80,12 +73,17 @@ async fn view(state: &AppState, device: &Device) -> Result<Value, ServerError> {
     }))
 }
 
+/// The query of `GET /api/v1/devices`.
 #[derive(Debug, Deserialize)]
-struct ListQuery {
+pub struct ListQuery {
     user: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
+    params(("user" = Option<String>, Query, description = "only this user's devices (id or login)")),
+    responses((status = 200, description = "`{items, next}`: the registered devices", body = Object),
+        (status = 401, body = gatehouse_api::error::ErrorBody)))]
+pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
@@ -116,7 +114,10 @@ fn parse_device_id(id: &str) -> Result<DeviceId, ApiError> {
     DeviceId::parse(id).map_err(|_| ApiError::not_found("device"))
 }
 
-async fn show(
+#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", params(("id" = String, Path)),
+    responses((status = 200, description = "the device, its facts and its enrollments", body = Object),
+        (status = 404, body = gatehouse_api::error::ErrorBody)))]
+pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -131,7 +132,12 @@ async fn show(
     Ok(Json(view(&state, &device).await?))
 }
 
-async fn lifecycle(
+#[utoipa::path(post, path = "/api/v1/devices/{id}/lifecycle/{action}", tag = "devices",
+    params(("id" = String, Path), ("action" = String, Path, description = "activate, deactivate, suspend or unsuspend")),
+    responses((status = 200, description = "the device after the transition", body = Object),
+        (status = 404, body = gatehouse_api::error::ErrorBody),
+        (status = 409, description = "invalid_lifecycle_transition", body = gatehouse_api::error::ErrorBody)))]
+pub async fn lifecycle(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
@@ -157,7 +163,11 @@ async fn lifecycle(
     Ok(Json(view(&state, &device).await?))
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "devices", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted with its enrollments"),
+        (status = 404, body = gatehouse_api::error::ErrorBody),
+        (status = 409, description = "device_not_deactivated", body = gatehouse_api::error::ErrorBody)))]
+pub async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,

@@ -654,6 +654,10 @@ async fn the_openapi_document_lists_every_route() {
         ("get", "/api/v1/zones"),
         ("post", "/api/v1/zones"),
         ("get", "/api/v1/logs"),
+        ("get", "/api/v1/devices"),
+        ("get", "/api/v1/devices/{id}"),
+        ("delete", "/api/v1/devices/{id}"),
+        ("post", "/api/v1/devices/{id}/lifecycle/{action}"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
