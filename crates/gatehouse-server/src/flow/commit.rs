@@ -52,6 +52,13 @@ pub async fn commit(
     policies: &PolicySet,
 ) -> Result<Option<HeaderValue>, CommitError> {
     let now = state.now();
+    if work.allow.is_some() {
+        // Issuing the code reads the client cache; when it has expired it is reloaded from the
+        // store on another connection. Do that now, not while this transaction holds the write
+        // lock: a holder waiting for a pooled connection while the others wait for its lock
+        // stalls every sign-in until the busy timeout.
+        state.oidc().clients(state).await?;
+    }
     let mut tx = state.store().begin().await?;
     for effect in std::mem::take(&mut work.effects) {
         apply_effect(state, &mut tx, effect, now).await?;

@@ -1,7 +1,8 @@
 //! SQLite, the embedded default (`./gatehouse.db`): created when missing, WAL journal (readers
 //! never block the writer), `synchronous=NORMAL` (survives a process crash; an OS crash may lose
-//! the last transactions), foreign keys on, a 5-second busy timeout. The pool is small and lazy:
-//! connections open on demand and close after a minute idle, which keeps idle memory low.
+//! the last transactions), foreign keys on, a 5-second busy timeout. The pool is lazy: up to 16 connections open on
+//! demand (readers run beside the one writer) and close after a minute idle, which keeps idle
+//! memory low.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -66,7 +67,7 @@ pub(crate) async fn connect(url: &str) -> Result<SqlitePool, StoreError> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new()
-        .max_connections(4)
+        .max_connections(16)
         .min_connections(0)
         .idle_timeout(Some(Duration::from_secs(60)))
         .connect_with(options)
