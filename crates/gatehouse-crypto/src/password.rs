@@ -4,10 +4,44 @@
 //! milliseconds). Callers run it off the async threads with a bound on how many run at once.
 //! [`PasswordHasher::verify_unknown`] spends the same time for a login that does not exist, so the
 //! answer's timing does not reveal which logins exist.
+//!
+//! Memory: argon2 fills `m` KiB of working memory per hash. The library allocates and frees it on
+//! every call, and glibc's allocator, once it has seen a block that size freed, serves the next
+//! ones from its heaps and keeps them: under load a process grew by one such block per thread
+//! that ever hashed. Here each thread keeps one buffer (the largest it needed) and reuses it, so
+//! the memory is bounded by the number of hashing threads, which the server fixes.
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use std::cell::RefCell;
+
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 
 use crate::CryptoError;
+
+thread_local! {
+    /// This thread's argon2 working memory, grown to the largest cost it has hashed with.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs argon2 into `out` with this thread's reusable working memory.
+fn compute(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), argon2::Error> {
+    let needed = argon.params().block_count();
+    MEMORY.with_borrow_mut(|blocks| {
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        // Every block is written before it is read (the first pass overwrites), so reusing the
+        // previous hash's memory is safe.
+        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+    })
+}
+
+/// Frees this thread's argon2 working memory (it is allocated again by the next hash here).
+pub fn release_memory() {
+    MEMORY.with_borrow_mut(|blocks| *blocks = Vec::new());
+}
+
+/// The length of an argon2 output we produce and accept (the PHC default).
+const OUTPUT_LEN: usize = 32;
 
 /// argon2id cost parameters. The default is OWASP's recommendation (m=19456 KiB, t=2, p=1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +81,8 @@ impl PasswordHasher {
             dummy: String::new(),
         };
         hasher.dummy = hasher.hash(&crate::random::token::<16>())?;
+        // Whichever thread builds the hasher need not keep the working memory of that one hash.
+        release_memory();
         Ok(hasher)
     }
 
@@ -57,16 +93,43 @@ impl PasswordHasher {
     /// Hashes a password with a fresh random salt into a PHC string (`$argon2id$v=19$m=…`).
     pub fn hash(&self, password: &str) -> Result<String, CryptoError> {
         let salt = crate::random::bytes::<16>();
-        self.argon
-            .hash_password_with_salt(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| CryptoError::PasswordHash(e.to_string()))
+        let mut out = [0u8; OUTPUT_LEN];
+        compute(&self.argon, password.as_bytes(), &salt, &mut out)
+            .map_err(|e| CryptoError::PasswordHash(e.to_string()))?;
+        let p = &self.params;
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            p.memory_kib,
+            p.iterations,
+            p.parallelism,
+            b64(&salt),
+            b64(&out)
+        ))
     }
 
     /// Whether `password` matches the PHC string `phc` (whatever parameters it was hashed with).
     /// A malformed stored hash never matches.
     pub fn verify(&self, password: &str, phc: &str) -> bool {
-        self.argon.verify_password(password.as_bytes(), phc).is_ok()
+        let Ok(hash) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
+            return false;
+        };
+        let version = match hash.version.map(Version::try_from).transpose() {
+            Ok(v) => v.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(&hash) else {
+            return false;
+        };
+        let argon = Argon2::new(algorithm, version, params);
+        let mut out = vec![0u8; expected.len()];
+        compute(&argon, password.as_bytes(), salt.as_ref(), &mut out).is_ok()
+            && crate::compare::constant_time_eq(&out, expected.as_ref())
     }
 
     /// Spends the time of one verification and answers `false`: for logins that do not exist.
@@ -84,6 +147,12 @@ impl PasswordHasher {
         );
         !phc.starts_with(&wanted)
     }
+}
+
+/// Unpadded standard base64, as PHC strings spell salts and hashes.
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]
@@ -107,6 +176,32 @@ mod tests {
         assert!(h.verify("correct-horse-battery", &phc));
         assert!(!h.verify("correct-horse-batterY", &phc));
         assert!(!h.verify("correct-horse-battery", "not a hash"));
+    }
+
+    #[test]
+    fn hashes_are_standard_phc_strings() {
+        // A hash made here verifies with the library's own verifier, and the reverse.
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let h = fast();
+        let ours = h.hash("pw").unwrap();
+        let argon = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        assert!(argon.verify_password(b"pw", ours.as_str()).is_ok());
+        let theirs = argon.hash_password_with_salt(b"pw", b"saltsaltsaltsalt").unwrap().to_string();
+        assert!(h.verify("pw", &theirs));
+        assert!(!h.verify("pW", &theirs));
+        // A bigger cost after a smaller one on the same thread reuses and grows the memory.
+        let big = PasswordHasher::new(PasswordParams {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+        let phc = big.hash("pw").unwrap();
+        assert!(h.verify("pw", &phc) && big.verify("pw", &ours));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! sign-ins neither stalls the runtime nor holds more than `threads × 19 MiB` of hash memory:
 //! with `spawn_blocking` each of the many blocking threads kept its own malloc arena holding a
 //! freed 19 MiB block, and peak RSS under load grew with the number of threads, not of hashes.
+//! Each pool thread keeps and reuses its argon2 working memory (`gatehouse_crypto::password`), so
+//! the hash memory is exactly `threads × m` and is never handed back and forth to the allocator.
 
 use std::sync::{Arc, Mutex, mpsc};
 
