@@ -190,7 +190,10 @@ mod tests {
             Params::new(64, 1, 1, None).unwrap(),
         );
         assert!(argon.verify_password(b"pw", ours.as_str()).is_ok());
-        let theirs = argon.hash_password_with_salt(b"pw", b"saltsaltsaltsalt").unwrap().to_string();
+        let theirs = argon
+            .hash_password_with_salt(b"pw", b"saltsaltsaltsalt")
+            .unwrap()
+            .to_string();
         assert!(h.verify("pw", &theirs));
         assert!(!h.verify("pW", &theirs));
         // A bigger cost after a smaller one on the same thread reuses and grows the memory.

@@ -1,11 +1,66 @@
 //! The system log writer (DESIGN section 10): every area records its events through
 //! [`Event`], inside the transaction of the change it describes, so a change and its event
-//! commit together (or neither does).
+//! commit together (or neither does). An event that describes no change of its own (a token
+//! grant, a refused request) goes through the [`Appender`], which commits the events of
+//! concurrent requests together.
 
 use gatehouse_core::model::{Actor, AppId, DeviceId, EventType, LogEvent, Outcome, UserId};
-use gatehouse_store::{StoreError, Tx, new_id};
+use gatehouse_store::{Store, StoreError, Tx, new_id};
 use jiff::Timestamp;
 use serde_json::{Map, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ServerError;
+
+/// The most events one group commit writes.
+const BATCH: usize = 256;
+
+/// Group commit for events that stand alone. Each caller still waits until its event is in the
+/// database, but the events of concurrent callers share one transaction and one statement: under
+/// load the log costs one write per batch instead of one per request.
+#[derive(Debug, Clone)]
+pub struct Appender {
+    queue: mpsc::Sender<(LogEvent, oneshot::Sender<bool>)>,
+}
+
+impl Appender {
+    /// Starts the writer task (on the current Tokio runtime). It ends when every `Appender`
+    /// clone is gone, after writing what is queued.
+    pub fn start(store: Store) -> Self {
+        let (queue, mut jobs) = mpsc::channel::<(LogEvent, oneshot::Sender<bool>)>(4 * BATCH);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while jobs.recv_many(&mut batch, BATCH).await > 0 {
+                let (events, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+                let written = write(&store, &events).await;
+                if let Err(e) = &written {
+                    tracing::warn!(error = %e, events = events.len(), "a group commit of the system log failed; each event is written alone");
+                }
+                for reply in replies {
+                    let _ = reply.send(written.is_ok());
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Appends `event` and returns once it is committed. When the shared commit fails, the event
+    /// is written alone, so the caller sees its own error.
+    pub async fn append(&self, store: &Store, event: LogEvent) -> Result<(), ServerError> {
+        let (reply, done) = oneshot::channel();
+        if self.queue.send((event.clone(), reply)).await.is_ok() && done.await == Ok(true) {
+            return Ok(());
+        }
+        write(store, std::slice::from_ref(&event)).await?;
+        Ok(())
+    }
+}
+
+async fn write(store: &Store, events: &[LogEvent]) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    tx.log().append_all(events).await?;
+    tx.commit().await
+}
 
 /// An event being assembled: `Event::new(types::USER_CREATE, actor, Outcome::Success).user(id)
 /// .detail("login", "alice").append(&mut tx, now)`.
@@ -84,8 +139,15 @@ impl Event {
         }
     }
 
-    /// Appends the event inside `tx`.
+    /// Appends the event inside `tx`: it is inserted with the transaction's commit, together
+    /// with the transaction's other events.
     pub async fn append(self, tx: &mut Tx, at: Timestamp) -> Result<(), StoreError> {
-        tx.log().append(&self.build(at)).await
+        tx.log_at_commit(self.build(at));
+        Ok(())
+    }
+
+    /// Commits the event on its own (through the group commit) and waits until it is stored.
+    pub async fn commit_alone(self, state: &crate::AppState, at: Timestamp) -> Result<(), ServerError> {
+        state.log().append(state.store(), self.build(at)).await
     }
 }

@@ -369,24 +369,13 @@ pub async fn render(state: &AppState, id: FlowId, data: &FlowData) -> Result<Val
 /// Counts a typed answer against the per-IP and per-login limits. The login is the one typed in
 /// this step, else the flow's (as typed at identify, known or not).
 /// `Ok(Err(response))` is the `429` to answer.
-async fn check_limits(
-    state: &AppState,
-    id: FlowId,
-    peer: SocketAddr,
-    body: &Value,
-) -> Result<Result<(), Response>, ApiError> {
-    let typed = body.get("login").and_then(Value::as_str).map(str::to_owned);
-    let login = match typed {
-        Some(login) => Some(login),
-        None => match load(state, id).await? {
-            Ok((_, data)) => data.identity.map(|i| i.login),
-            Err(_) => None,
-        },
-    };
-    Ok(state
+fn check_limits(state: &AppState, peer: SocketAddr, body: &Value, data: &FlowData) -> Result<(), Response> {
+    let typed = body.get("login").and_then(Value::as_str);
+    let login = typed.or_else(|| data.identity.as_ref().map(|i| i.login.as_str()));
+    state
         .flow()
         .limits
-        .check(peer.ip().to_canonical(), login.as_deref())
+        .check(peer.ip().to_canonical(), login)
         .map_err(|limited| {
             let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
             let mut response = ApiError::new(
@@ -399,7 +388,7 @@ async fn check_limits(
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             response
-        }))
+        })
 }
 
 async fn get_flow(State(state): State<AppState>, Path(flow_id): Path<String>) -> Result<Response, ApiError> {
@@ -448,16 +437,22 @@ async fn post_step(
     if !body.is_object() {
         return Err(ApiError::invalid_json("the body must be a JSON object"));
     }
-    if LIMITED_STEPS.contains(&remediation.as_str())
-        && let Err(refused) = check_limits(&state, id, peer, &body).await?
-    {
-        return Ok(refused);
-    }
+    let mut loaded = Some(load(&state, id).await?);
     for attempt in 0..3 {
-        let (flow, mut data) = match load(&state, id).await? {
-            Ok(loaded) => loaded,
+        let current = match loaded.take() {
+            Some(first) => first,
+            None => load(&state, id).await?,
+        };
+        let (flow, mut data) = match current {
+            Ok(current) => current,
             Err(expired) => return Ok(expired),
         };
+        if attempt == 0
+            && LIMITED_STEPS.contains(&remediation.as_str())
+            && let Err(refused) = check_limits(&state, peer, &body, &data)
+        {
+            return Ok(refused);
+        }
         if data.status != Status::InProgress {
             let body = render(&state, id, &data).await?;
             return Ok(answer(StatusCode::OK, body, None));

@@ -242,6 +242,8 @@ pub struct CompletedSignIn {
     pub auth_time: Timestamp,
     /// The verification records that satisfied the rule (for `amr` and `acr`).
     pub records: Vec<VerificationRecord>,
+    /// The names of the user's groups, as the flow read them (for the access policy).
+    pub groups: Vec<String>,
 }
 
 /// Issues the authorization code for a completed sign-in and returns the redirect back to the
@@ -256,13 +258,7 @@ pub async fn complete_authorization(
 ) -> Result<String, ServerError> {
     let now = state.now();
     let clients = state.oidc().clients(state).await?;
-    let groups: Vec<String> = tx
-        .groups()
-        .of_user(signed_in.user.id)
-        .await?
-        .into_iter()
-        .map(|g| g.name.as_str().to_owned())
-        .collect();
+    let groups = &signed_in.groups;
     let decision = clients.policies.evaluate(&gatehouse_oidc::AccessRequest {
         client_id: &request.client_id,
         grant_type: GrantType::AuthorizationCode,
@@ -270,7 +266,7 @@ pub async fn complete_authorization(
         user: Some(gatehouse_oidc::AccessUser {
             id: &signed_in.user.id.to_string(),
             login: signed_in.user.login.as_str(),
-            groups: &groups,
+            groups,
         }),
     });
     if let gatehouse_oidc::AccessDecision::Deny { .. } = decision {

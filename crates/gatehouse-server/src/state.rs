@@ -13,7 +13,7 @@ use gatehouse_store::Store;
 use tokio::sync::RwLock;
 
 use crate::passwords::Passwords;
-use crate::{Clock, Config, ServerError, directory, flow, oidc, verify};
+use crate::{Clock, Config, ServerError, audit, directory, flow, oidc, verify};
 
 /// How long a compiled policy set is trusted before it is read again. Writes on this node
 /// invalidate it at once; the bound covers writes made by other nodes on the same database.
@@ -35,6 +35,7 @@ struct Inner {
     oidc: oidc::OidcState,
     flow: flow::FlowState,
     verify: verify::VerifyState,
+    log: audit::Appender,
 }
 
 impl AppState {
@@ -55,6 +56,7 @@ impl AppState {
         let oidc = oidc::OidcState::load(&store, &keyring, &clock).await?;
         let flow = flow::FlowState::new(&config)?;
         let verify = verify::VerifyState::new();
+        let log = audit::Appender::start(store.clone());
         Ok(Self(Arc::new(Inner {
             config,
             store,
@@ -66,6 +68,7 @@ impl AppState {
             oidc,
             flow,
             verify,
+            log,
         })))
     }
 
@@ -107,6 +110,11 @@ impl AppState {
 
     pub fn verify(&self) -> &verify::VerifyState {
         &self.0.verify
+    }
+
+    /// The system log's group commit, for events that belong to no other write.
+    pub fn log(&self) -> &audit::Appender {
+        &self.0.log
     }
 
     /// The stored policies, compiled. Read from the database at most every couple of seconds,

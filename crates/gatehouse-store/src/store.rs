@@ -31,6 +31,8 @@ pub struct Store {
 #[derive(Debug)]
 pub struct Tx {
     inner: TxInner,
+    /// System-log events to insert, in one statement, just before the commit.
+    log_at_commit: Vec<gatehouse_core::model::LogEvent>,
 }
 
 impl Store {
@@ -52,6 +54,7 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
             inner: self.pools.begin().await?,
+            log_at_commit: Vec::new(),
         })
     }
 
@@ -70,8 +73,19 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Commits, inserting the events given to [`Tx::log_at_commit`] first.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if !self.log_at_commit.is_empty() {
+            let events = std::mem::take(&mut self.log_at_commit);
+            self.log().append_all(&events).await?;
+        }
         self.inner.commit().await
+    }
+
+    /// Queues a system-log event to be inserted with this transaction's commit (all of a
+    /// transaction's events go in one statement). Reads inside the transaction do not see it.
+    pub fn log_at_commit(&mut self, event: gatehouse_core::model::LogEvent) {
+        self.log_at_commit.push(event);
     }
 
     /// Rolls back explicitly (dropping the transaction does the same, without waiting).

@@ -255,10 +255,13 @@ pub(super) async fn finish(
     event.append(tx, now).await?;
     let redirect = match &data.purpose {
         Purpose::Authorize { request } => {
-            let app = match data.app.id {
-                Some(id) => tx.apps().get(id).await?,
-                None => None,
-            };
+            // The client cache holds the app (loaded before this transaction began).
+            let clients = state.oidc().clients(state).await?;
+            let app = clients
+                .by_id
+                .get(data.app.client_id.as_str())
+                .filter(|c| Some(c.app.id) == data.app.id)
+                .map(|c| c.app.clone());
             let Some(app) = app else {
                 return Err(CommitError::Server(ServerError::Corrupt {
                     what: "flow".to_owned(),
@@ -271,6 +274,7 @@ pub(super) async fn finish(
                 session_id,
                 auth_time,
                 records: satisfied,
+                groups: subject.groups.clone(),
             };
             crate::oidc::complete_authorization(state, tx, request, &signed_in).await?
         }

@@ -37,13 +37,26 @@ pub struct Subject {
 impl Subject {
     /// Reads the identified user (if any), their groups, enrollments and the flow's session.
     pub async fn load(state: &AppState, data: &FlowData) -> Result<Self, ServerError> {
+        Self::load_with(state, data, None).await
+    }
+
+    /// [`Subject::load`], given the user when the caller has just read it.
+    pub async fn load_with(
+        state: &AppState,
+        data: &FlowData,
+        read: Option<User>,
+    ) -> Result<Self, ServerError> {
         let store = state.store();
         let mut subject = Self::default();
         let Some(user_id) = data.identity.as_ref().and_then(|i| i.user_id) else {
             return Ok(subject);
         };
-        let Some(user) = store.users().get(user_id).await? else {
-            return Ok(subject);
+        let user = match read {
+            Some(user) if user.id == user_id => user,
+            _ => match store.users().get(user_id).await? {
+                Some(user) => user,
+                None => return Ok(subject),
+            },
         };
         subject.groups = store
             .groups()

@@ -387,6 +387,7 @@ async fn identify(
         return Ok(false);
     }
     let found = state.store().users().by_login(login).await?;
+    let read = found.clone();
     let usable = match found {
         Some(user) if user.status.can_sign_in() => Some(user),
         Some(user) if user.status == UserStatus::LockedOut && lockout_expired(state, &user, now) => {
@@ -418,7 +419,7 @@ async fn identify(
         user_id: usable.as_ref().map(|u| u.id),
         keep_signed_in: body.keep_signed_in,
     });
-    work.subject = Subject::load(state, data).await?;
+    work.subject = Subject::load_with(state, data, read).await?;
     if let (Some(user), Some(subject_user)) = (&usable, &mut work.subject.user) {
         // An expired lock-out is lifted in this step's transaction; read the user as unlocked.
         subject_user.status = user.status;

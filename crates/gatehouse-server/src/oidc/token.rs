@@ -211,10 +211,7 @@ async fn log(
             .detail("error", e.code().as_str())
             .detail("error_description", e.error.description.as_str());
     }
-    let mut tx = state.store().begin().await?;
-    event.append(&mut tx, now).await?;
-    tx.commit().await?;
-    Ok(())
+    event.commit_alone(state, now).await
 }
 
 fn evaluate(

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use super::{Builder, escape_like};
 use crate::StoreError;
 use crate::page::{Page, PageRequest};
-use crate::sql::{Exec, InTx, Row, query};
+use crate::sql::{Exec, InTx, Query, Row, query};
 
 /// The system log repository.
 #[derive(Debug)]
@@ -106,25 +106,45 @@ impl<E: Exec> Log<E> {
 impl Log<InTx<'_>> {
     /// Appends an event.
     pub async fn append(&mut self, event: &LogEvent) -> Result<(), StoreError> {
-        let actor_id = event.actor.id();
-        let q = query(
-            "INSERT INTO system_log (id, at, event_type, actor_type, actor_id, target_user_id, target_app_id, \
-             target_device_id, outcome, request_id, client_ip, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(event.id)
-        .bind(event.at)
-        .bind(event.event_type.as_str())
-        .bind(event.actor.kind())
-        .bind(actor_id)
-        .bind(event.target_user)
-        .bind(event.target_app)
-        .bind(event.target_device)
-        .bind(event.outcome.as_str())
-        .bind(event.request_id.as_deref())
-        .bind(event.client_ip.as_deref())
-        .bind(event.details.to_string());
-        self.ex.execute(q).await?;
+        self.append_all(std::slice::from_ref(event)).await
+    }
+
+    /// Appends events in as few statements as possible (one per 64 events).
+    pub async fn append_all(&mut self, events: &[LogEvent]) -> Result<(), StoreError> {
+        const COLUMNS: usize = 12;
+        for chunk in events.chunks(64) {
+            let mut sql = String::from(
+                "INSERT INTO system_log (id, at, event_type, actor_type, actor_id, target_user_id, \
+                 target_app_id, target_device_id, outcome, request_id, client_ip, details) VALUES ",
+            );
+            for row in 0..chunk.len() {
+                sql.push_str(if row == 0 { "(" } else { ", (" });
+                for column in 0..COLUMNS {
+                    if column > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("${}", row * COLUMNS + column + 1));
+                }
+                sql.push(')');
+            }
+            let mut q = Query::built(sql);
+            for event in chunk {
+                q = q
+                    .bind(event.id)
+                    .bind(event.at)
+                    .bind(event.event_type.as_str())
+                    .bind(event.actor.kind())
+                    .bind(event.actor.id())
+                    .bind(event.target_user)
+                    .bind(event.target_app)
+                    .bind(event.target_device)
+                    .bind(event.outcome.as_str())
+                    .bind(event.request_id.as_deref())
+                    .bind(event.client_ip.as_deref())
+                    .bind(event.details.to_string());
+            }
+            self.ex.execute(q).await?;
+        }
         Ok(())
     }
 }

@@ -192,3 +192,33 @@ async fn the_schema_refuses_rewriting_the_log_on_sqlite() {
 async fn the_schema_refuses_rewriting_the_log_on_postgres() {
     raw_rewrites_are_refused(Dialect::Postgres).await;
 }
+
+on_both_backends!(many_events_append_in_few_statements_and_keep_every_field);
+
+async fn many_events_append_in_few_statements_and_keep_every_field(store: Store) {
+    let alice = user("alice");
+    // 70 events: more than one multi-row statement's worth.
+    let events: Vec<LogEvent> = (0..70)
+        .map(|i| {
+            event(event_types::USER_SESSION_START, 100 + i)
+                .user(alice.id)
+                .request(Some(format!("req-{i}")), Some("10.0.0.1".into()))
+                .details(serde_json::json!({"n": i}))
+        })
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.log().append_all(&events).await.unwrap();
+    tx.log().append_all(&[]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.log().count().await.unwrap(), 70);
+    let page = store
+        .log()
+        .query(&LogFilter::default(), &PageRequest::first(100))
+        .await
+        .unwrap();
+    let newest = &page.items[0];
+    assert_eq!(newest.request_id.as_deref(), Some("req-69"));
+    assert_eq!(newest.client_ip.as_deref(), Some("10.0.0.1"));
+    assert_eq!(newest.target_user, Some(alice.id));
+    assert_eq!(newest.details, serde_json::json!({"n": 69}));
+}
