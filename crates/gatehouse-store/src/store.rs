@@ -6,7 +6,11 @@
 //! event, a session and its verification records, a device and its enrollment — commit or vanish
 //! together. A `Tx` dropped without `commit` rolls back.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use gatehouse_core::model::Id;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::StoreError;
 use crate::backend::{self, Dialect, Pools, TxInner};
@@ -25,7 +29,15 @@ pub fn new_id<T: Id>() -> T {
 #[derive(Debug, Clone)]
 pub struct Store {
     pools: Pools,
+    /// SQLite has one writer at a time: transactions take turns here, in order, instead of
+    /// sleeping in SQLite's busy handler and retrying (which under load cost more time than
+    /// the writes). `None` on PostgreSQL, where writers run side by side.
+    writer: Option<Arc<Semaphore>>,
 }
+
+/// How long a transaction waits for its turn to write before giving up with [`StoreError::Busy`]
+/// (the same bound as SQLite's own busy timeout).
+const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A write transaction. Commit it with [`Tx::commit`]; dropping it rolls back.
 #[derive(Debug)]
@@ -33,6 +45,8 @@ pub struct Tx {
     inner: TxInner,
     /// System-log events to insert, in one statement, just before the commit.
     log_at_commit: Vec<gatehouse_core::model::LogEvent>,
+    /// This transaction's turn to write (SQLite); released when it ends.
+    _turn: Option<OwnedSemaphorePermit>,
 }
 
 impl Store {
@@ -40,9 +54,9 @@ impl Store {
     /// otherwise a SQLite file path (`./gatehouse.db`, `sqlite:PATH`, `sqlite://PATH`), created
     /// when missing — and applies the pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Ok(Self {
-            pools: backend::connect(url).await?,
-        })
+        let pools = backend::connect(url).await?;
+        let writer = (pools.dialect() == Dialect::Sqlite).then(|| Arc::new(Semaphore::new(1)));
+        Ok(Self { pools, writer })
     }
 
     /// Which database this store runs on (for logs and the start-up banner only).
@@ -52,9 +66,19 @@ impl Store {
 
     /// Begins a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let turn = match &self.writer {
+            Some(writer) => Some(
+                tokio::time::timeout(WRITE_TURN_TIMEOUT, Arc::clone(writer).acquire_owned())
+                    .await
+                    .map_err(|_| StoreError::Busy)?
+                    .map_err(|_| StoreError::Busy)?,
+            ),
+            None => None,
+        };
         Ok(Tx {
             inner: self.pools.begin().await?,
             log_at_commit: Vec::new(),
+            _turn: turn,
         })
     }
 
