@@ -204,6 +204,37 @@ test('an admin deactivates a device and ends a user\'s sessions from the console
   await context.close();
 });
 
+test('an admin creates an app, sees its secret once, and finds the change in the system log', async () => {
+  const { context, page, problems } = await freshPage();
+  await signIn(page, 'admin', 'admin-password-123');
+  await openSection(page, 'Apps');
+  await page.getByLabel('Name', { exact: true }).fill('Payroll');
+  await page.getByLabel('Client id').fill('payroll');
+  await page.getByLabel('Redirect URIs', { exact: true }).fill('https://payroll.example/callback');
+  await page.getByRole('button', { name: 'Create app' }).click();
+  const secret = await page.locator('#app-secret').textContent();
+  assert.match(secret, /^ghs_[A-Za-z0-9_-]{43}$/, 'the generated secret is shown');
+  await page.getByText('it is shown only once').waitFor();
+  const stored = (await adminApi('GET', '/apps?limit=500')).items.find((a) => a.client_id === 'payroll');
+  assert.equal(stored.has_secret, true);
+  assert.equal(stored.client_secret, undefined, 'the API never shows it again');
+  await openSection(page, 'Users');
+  await openSection(page, 'Apps');
+  await page.locator('tr[data-client-id=payroll]').waitFor();
+  assert.equal(await page.locator('#app-secret').count(), 0, 'not shown again');
+
+  await openSection(page, 'System log');
+  await page.getByLabel('Event type').fill('app.lifecycle.*');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.locator('#log tbody tr[data-type="app.lifecycle.create"]', { hasText: 'payroll' }).waitFor();
+  const types = await page.locator('#log tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.type));
+  assert.ok(types.length > 0 && types.every((t) => t.startsWith('app.lifecycle.')), `only app.lifecycle events: ${types}`);
+  assert.doesNotMatch(await page.locator('#log').innerText(), new RegExp(secret), 'the secret is not in the log');
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-system-log.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('someone who is not an administrator gets a page that says so, also at phone width', async () => {
   const { context, page, problems } = await freshPage({ width: 390, height: 844 });
   await signIn(page, 'bob', 'bob-password-123');

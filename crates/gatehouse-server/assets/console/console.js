@@ -643,11 +643,9 @@ function clearErrors(form) {
 function showErrors(form, e, relative = (f) => f) {
   if (!(e instanceof ApiFailure)) throw e;
   const body = e.body ?? {};
-  const fields = [];
-  if (body.field) fields.push([relative(body.field), body.message]);
-  for (const d of body.diagnostics ?? []) {
-    if (d.severity === 'error' && d.path && relative(d.path) !== fields[0]?.[0]) fields.push([relative(d.path), d.message]);
-  }
+  // Each error of a policy refusal's diagnostics by its own path, else the one named field.
+  const fields = (body.diagnostics ?? []).filter((d) => d.severity === 'error' && d.path).map((d) => [relative(d.path), d.message]);
+  if (!fields.length && body.field) fields.push([relative(body.field), body.message]);
   let placedAny = false;
   for (const [f, message] of fields) placedAny = place(form, f, message) || placedAny;
   if (!placedAny) {
