@@ -9,7 +9,9 @@ use axum::routing::get;
 use gatehouse_store::Store;
 use tokio::net::TcpListener;
 
-use crate::{AppState, Clock, Config, ServerError, admin, console, dashboard, demo, flow, health, oidc, verify};
+use crate::{
+    AppState, Clock, Config, ServerError, admin, console, dashboard, demo, flow, health, oidc, verify,
+};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {

@@ -84,14 +84,18 @@ pub async fn create_for_session(
             now,
         )
         .await?;
-    Event::new(event_types::ADMIN_TOKEN_CREATE, Actor::User(user), Outcome::Success)
-        .user(user)
-        .detail("token_id", id.clone())
-        .detail("name", name)
-        .detail("session_id", session_text)
-        .detail("expires_at", expires_at.to_string())
-        .append(&mut tx, now)
-        .await?;
+    Event::new(
+        event_types::ADMIN_TOKEN_CREATE,
+        Actor::User(user),
+        Outcome::Success,
+    )
+    .user(user)
+    .detail("token_id", id.clone())
+    .detail("name", name)
+    .detail("session_id", session_text)
+    .detail("expires_at", expires_at.to_string())
+    .append(&mut tx, now)
+    .await?;
     tx.commit().await?;
     Ok(ConsoleToken {
         id,

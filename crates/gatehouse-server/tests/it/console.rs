@@ -53,7 +53,12 @@ impl Console {
 
     /// `GET /admin`: status and page.
     async fn page(&self) -> (u16, String) {
-        let res = self.client.get(format!("{}/admin", self.base)).send().await.unwrap();
+        let res = self
+            .client
+            .get(format!("{}/admin", self.base))
+            .send()
+            .await
+            .unwrap();
         (res.status().as_u16(), res.text().await.unwrap())
     }
 
@@ -123,7 +128,10 @@ async fn an_administrators_session_gets_a_short_lived_token_that_ends_with_it() 
     let (status, _) = admin
         .token(
             Some(&csrf),
-            &[("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")],
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
         )
         .await;
     assert_eq!(status, 403, "a cross-site request is refused even with the token");
@@ -142,7 +150,11 @@ async fn an_administrators_session_gets_a_short_lived_token_that_ends_with_it() 
     assert_eq!(body["expires_in"], 600);
     let first = body["token"].as_str().unwrap().to_owned();
     assert!(first.starts_with("gha_"));
-    assert_eq!(api_status(&server, &first).await, 200, "the token works on the admin API");
+    assert_eq!(
+        api_status(&server, &first).await,
+        200,
+        "the token works on the admin API"
+    );
 
     // The token expires; the session can trade again while it lives.
     server.clock.advance(Duration::from_secs(601));
@@ -173,7 +185,11 @@ async fn an_administrators_session_gets_a_short_lived_token_that_ends_with_it() 
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    assert_eq!(api_status(&server, &second).await, 401, "revoked with its session");
+    assert_eq!(
+        api_status(&server, &second).await,
+        401,
+        "revoked with its session"
+    );
     let (status, _) = admin.page().await;
     assert_eq!(status, 303, "signed out: /admin asks to sign in again");
 
@@ -237,7 +253,11 @@ async fn a_token_stops_working_when_its_user_leaves_admins() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    assert_eq!(api_status(&server, &token).await, 401, "no longer an administrator");
+    assert_eq!(
+        api_status(&server, &token).await,
+        401,
+        "no longer an administrator"
+    );
     let (status, body) = admin.token(Some(&csrf), &[]).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("not_admin")));
     server.stop().await;
