@@ -17,11 +17,12 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use gatehouse_core::model::{Actor, EndReason};
+use gatehouse_core::model::{Actor, EndReason, Outcome, event_types};
 use gatehouse_crypto::{compare, digest};
 use serde_json::json;
 
 use crate::admin::tokens;
+use crate::audit::Event;
 use crate::flow::{self, Started};
 use crate::session::{self, LiveSession};
 use crate::{ApiError, AppState};
@@ -197,6 +198,20 @@ async fn session_token(
 ) -> Result<Response, ApiError> {
     let live = checked_session(&state, &headers, &body).await?;
     if !tokens::is_administrator(state.store(), live.user.id).await? {
+        // A refused attempt at the admin API is a security decision: it goes in the log.
+        let now = state.now();
+        let mut tx = state.store().begin().await?;
+        Event::new(
+            event_types::ADMIN_TOKEN_CREATE,
+            Actor::User(live.user.id),
+            Outcome::Deny,
+        )
+        .user(live.user.id)
+        .detail("reason", "not_admin")
+        .detail("session_id", live.session.id.to_string())
+        .append(&mut tx, now)
+        .await?;
+        tx.commit().await?;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "not_admin",

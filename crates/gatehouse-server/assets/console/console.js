@@ -105,7 +105,11 @@ const lines = (text) => text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean)
 /** A message for the next page shown (after a save that navigates). */
 let flash = null;
 
-function page(title, ...content) {
+/** Bumped by every navigation: a view that finishes after the next one started renders nothing. */
+let navSeq = 0;
+
+function page(seq, title, ...content) {
+  if (seq !== navSeq) return;
   fill(main, h('h1', {}, title), content);
   if (flash) { main.prepend(notice(flash)); flash = null; }
   main.focus({ preventScroll: true });
@@ -181,6 +185,7 @@ async function attempt(where, fn) {
 // Users
 
 async function usersView(params) {
+  const seq = navSeq;
   const q = params.get('q') ?? '';
   const [users, groups] = await Promise.all([
     all(`/users${q ? `?q=${encodeURIComponent(q)}` : ''}`), all('/groups'),
@@ -213,7 +218,7 @@ async function usersView(params) {
     h('fieldset', { dataset: { field: 'groups' } }, h('legend', {}, 'Groups'),
       groups.filter((g) => !g.builtin).map((g) => checkbox(g.name, false, { name: 'groups', value: g.name }))),
     h('button', { type: 'submit' }, 'Create user'));
-  page('Users', search, status, table(['Login', 'Name', 'Email', 'Status', ''], rows, 'No users match.'), form);
+  page(seq, 'Users', search, status, table(['Login', 'Name', 'Email', 'Status', ''], rows, 'No users match.'), form);
 }
 
 async function createUser(form) {
@@ -235,6 +240,7 @@ async function createUser(form) {
 // Groups
 
 async function groupsView() {
+  const seq = navSeq;
   const groups = await all('/groups');
   const status = h('div');
   const rows = groups.map((g) => h('tr', {},
@@ -253,10 +259,11 @@ async function groupsView() {
   field('Name', h('input', { name: 'name', required: true, dataset: { field: 'name' } })),
   field('Description', h('input', { name: 'description', dataset: { field: 'description' } })),
   h('button', { type: 'submit' }, 'Create group'));
-  page('Groups', status, table(['Name', 'Description', ''], rows), form);
+  page(seq, 'Groups', status, table(['Name', 'Description', ''], rows), form);
 }
 
 async function groupView(id) {
+  const seq = navSeq;
   const [group, members] = await Promise.all([api('GET', `/groups/${id}`), all(`/groups/${id}/users`)]);
   const status = h('div');
   const rows = members.map((u) => h('tr', {}, h('td', {}, u.login), h('td', {}, u.display_name),
@@ -272,7 +279,7 @@ async function groupView(id) {
       await api('PUT', `/groups/${id}/users/${found.id}`); await groupView(id);
     } catch (err) { showErrors(form, err); }
   } }, field('Add a member by login', h('input', { name: 'login', required: true, dataset: { field: 'login' } })), h('button', { type: 'submit' }, 'Add'));
-  page(`Group ${group.name}`, h('p', {}, h('a', { href: '#groups' }, '← All groups')), status,
+  page(seq, `Group ${group.name}`, h('p', {}, h('a', { href: '#groups' }, '← All groups')), status,
     table(['Login', 'Name', ''], rows, 'No members.'), group.builtin ? h('p', { class: 'muted' }, 'Every user is a member of this built-in group.') : form);
 }
 
@@ -286,6 +293,7 @@ function secretCallout(app, secret) {
 }
 
 async function appsView(shown) {
+  const seq = navSeq;
   const [apps, policies] = await Promise.all([all('/apps'), api('GET', '/policies')]);
   const authPolicies = policies.items.filter((p) => p.type === 'authentication');
   const status = h('div');
@@ -322,13 +330,14 @@ async function appsView(shown) {
     ['authorization_code', 'refresh_token', 'client_credentials'].map((g) => checkbox(g, g === 'authorization_code', { name: 'grant', value: g }))),
   field('Authentication policy', select([['', '(none)'], ...authPolicies.map((p) => [p.name, p.name])], '', { name: 'policy', dataset: { field: 'policy' } })),
   h('button', { type: 'submit' }, 'Create app'));
-  page('Apps', status, table(['Name', 'Client id', 'Kind', 'Policy', 'Redirect URIs', ''], rows), form);
+  page(seq, 'Apps', status, table(['Name', 'Client id', 'Kind', 'Policy', 'Redirect URIs', ''], rows), form);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Zones
 
 async function zonesView() {
+  const seq = navSeq;
   const zones = (await api('GET', '/zones')).items;
   const status = h('div');
   const rows = zones.map((z) => h('tr', {}, h('td', {}, z.name), h('td', {}, z.cidrs.join(', ')),
@@ -336,7 +345,7 @@ async function zonesView() {
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small secondary', onclick: () => zoneForm(z) }, 'Edit'),
       h('button', { type: 'button', class: 'small danger', onclick: () => attempt(status, async () => { await api('DELETE', `/zones/${z.id}`); await zonesView(); }) }, 'Delete'))));
-  page('Network zones', status, table(['Name', 'CIDRs', 'Blocked', ''], rows), zoneForm(null, true));
+  page(seq, 'Network zones', status, table(['Name', 'CIDRs', 'Blocked', ''], rows), zoneForm(null, true));
 }
 
 function zoneForm(zone, embedded) {
@@ -376,6 +385,7 @@ function summary(rule) {
 const fmtIE = (ie) => [ie.include?.length ? `in ${ie.include.join(', ')}` : '', ie.exclude?.length ? `not ${ie.exclude.join(', ')}` : ''].filter(Boolean).join(' ');
 
 async function policiesView() {
+  const seq = navSeq;
   const [policies, apps] = await Promise.all([api('GET', '/policies'), all('/apps')]);
   const status = h('div');
   const cards = policies.items.filter((p) => p.type === 'authentication').map((p) => {
@@ -414,7 +424,7 @@ async function policiesView() {
   h('fieldset', { dataset: { field: 'apps' } }, h('legend', {}, 'Apps that use it'), apps.map((a) => checkbox(a.client_id, false, { name: 'app', value: a.client_id }))),
   h('p', { class: 'hint' }, 'It starts with a catch-all rule that allows one factor; add rules above it.'),
   h('button', { type: 'submit' }, 'Create policy'));
-  page('Authentication policies', status, cards, form);
+  page(seq, 'Authentication policies', status, cards, form);
 }
 
 /** The editor's model of a rule, from the API's JSON. */
@@ -512,6 +522,7 @@ function multiCheck(legend, options, chosen, fieldPath) {
 }
 
 async function ruleEditor(policyId, ruleId) {
+  const seq = navSeq;
   const [policy, groups, zones] = await Promise.all([
     api('GET', `/policies/${policyId}`), all('/groups'), api('GET', '/zones'),
   ]);
@@ -624,7 +635,7 @@ async function ruleEditor(policyId, ruleId) {
   }
 
   render();
-  page(existing ? `Edit rule ${existing.name}` : `New rule in ${policy.name}`,
+  page(seq, existing ? `Edit rule ${existing.name}` : `New rule in ${policy.name}`,
     h('p', {}, h('a', { href: '#policies' }, '← Policies')), form);
 }
 
@@ -680,6 +691,7 @@ function place(form, path, message) {
 // Policy simulator
 
 async function simulatorView() {
+  const seq = navSeq;
   const [users, apps] = await Promise.all([all('/users'), all('/apps')]);
   const form = h('form', { class: 'card-form simulator', onsubmit: (e) => { e.preventDefault(); run(); } });
   const result = h('section', { id: 'simulation', 'aria-live': 'polite', 'aria-label': 'Simulation result' });
@@ -730,7 +742,7 @@ async function simulatorView() {
       showSimulation(result, out);
     } catch (e) { result.replaceChildren(); showErrors(form, e); }
   }
-  page('Policy simulator', h('p', { class: 'muted' }, 'Evaluates the stored policy of an app for a user, network, device and what they already verified, as a sign-in would.'), form, result);
+  page(seq, 'Policy simulator', h('p', { class: 'muted' }, 'Evaluates the stored policy of an app for a user, network, device and what they already verified, as a sign-in would.'), form, result);
   await attempt(form, loadUser);
 }
 
@@ -753,6 +765,7 @@ function showSimulation(where, out) {
 // Devices
 
 async function devicesView() {
+  const seq = navSeq;
   const [devices, users] = await Promise.all([all('/devices'), all('/users')]);
   const logins = new Map(users.map((u) => [u.id, u.login]));
   const status = h('div');
@@ -770,7 +783,7 @@ async function devicesView() {
         main.prepend(notice(`${done[a]} the device ${d.display_name} of ${logins.get(d.user_id) ?? d.user_id}.`));
       }) }, label[a])),
       d.status === 'deactivated' ? h('button', { type: 'button', class: 'small danger', onclick: () => attempt(status, async () => { await api('DELETE', `/devices/${d.id}`); await devicesView(); }) }, 'Delete') : null)));
-  page('Devices', h('p', { class: 'muted' }, 'Deactivating a device ends every session made with its Gatehouse Verify and makes its push, OTP and FastPass unusable until it is reactivated and re-enrolled.'),
+  page(seq, 'Devices', h('p', { class: 'muted' }, 'Deactivating a device ends every session made with its Gatehouse Verify and makes its push, OTP and FastPass unusable until it is reactivated and re-enrolled.'),
     status, table(['User', 'Device', 'Platform', 'Status', 'Keys', 'Managed', 'Last seen', ''], rows, 'No devices are registered.'));
 }
 
@@ -778,13 +791,14 @@ async function devicesView() {
 // Sessions
 
 async function sessionsView(params) {
+  const seq = navSeq;
   const users = await all('/users');
   const wanted = params.get('user');
   const user = users.find((u) => u.login === wanted || u.id === wanted);
   const form = h('form', { class: 'inline', onsubmit: (e) => { e.preventDefault(); go(`sessions?user=${encodeURIComponent(form.elements.user.value)}`); } },
     field('User', select([['', 'Choose a user'], ...users.map((u) => [u.login, u.login])], user?.login ?? '', { name: 'user' })),
     h('button', { type: 'submit' }, 'Show sessions'));
-  if (!user) { page('Sessions', form); return; }
+  if (!user) { page(seq, 'Sessions', form); return; }
   const sessions = (await api('GET', `/users/${user.id}/sessions`)).items;
   const status = h('div');
   const rows = sessions.map((s) => h('tr', {}, h('td', {}, fmtTime(s.created_at)), h('td', {}, fmtTime(s.last_seen_at)),
@@ -795,7 +809,7 @@ async function sessionsView(params) {
     await sessionsView(params);
     main.prepend(notice(`Ended ${r.ended} session${r.ended === 1 ? '' : 's'} of ${user.login}.`));
   }) }, `End all sessions of ${user.login}`);
-  page('Sessions', form, status, h('h2', {}, `Live sessions of ${user.login}`),
+  page(seq, 'Sessions', form, status, h('h2', {}, `Live sessions of ${user.login}`),
     table(['Started', 'Last seen', 'IP', 'Browser', 'Verified with', 'Expires'], rows, `${user.login} has no live sessions.`),
     h('p', { class: 'hint' }, 'Ending them signs the user out everywhere and revokes the refresh tokens issued from them.'), end);
 }
@@ -804,6 +818,7 @@ async function sessionsView(params) {
 // System log
 
 async function logsView(params) {
+  const seq = navSeq;
   const form = h('form', { class: 'card-form filters', onsubmit: (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
@@ -841,7 +856,7 @@ async function logsView(params) {
     if (!body.children.length) body.append(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No events match.')));
   }
   more.addEventListener('click', () => attempt(main, load));
-  page('System log', form, h('div', { class: 'table-wrap' }, h('table', { id: 'log' },
+  page(seq, 'System log', form, h('div', { class: 'table-wrap' }, h('table', { id: 'log' },
     h('thead', {}, h('tr', {}, ['Time', 'Event', 'Actor', 'User', 'Outcome', 'Details'].map((t) => h('th', { scope: 'col' }, t)))), body)), more);
   try { await load(); } catch (e) { showErrors(form, e); }
 }
@@ -862,6 +877,8 @@ function go(hash) {
 }
 
 async function router() {
+  navSeq += 1;
+  const seq = navSeq;
   const raw = window.location.hash.slice(1) || 'users';
   const [path, query = ''] = raw.split('?');
   const params = new URLSearchParams(query);
@@ -883,10 +900,10 @@ async function router() {
       case 'devices': return await devicesView();
       case 'sessions': return await sessionsView(params);
       case 'logs': return await logsView(params);
-      default: return page('Not found', h('p', {}, 'This console page does not exist. '), h('a', { href: '#users' }, 'Go to users'));
+      default: return page(seq, 'Not found', h('p', {}, 'This console page does not exist. '), h('a', { href: '#users' }, 'Go to users'));
     }
   } catch (e) {
-    page('Something went wrong', notice(e instanceof ApiFailure ? e.message : String(e), 'error'));
+    page(seq, 'Something went wrong', notice(e instanceof ApiFailure ? e.message : String(e), 'error'));
   }
   return undefined;
 }

@@ -277,6 +277,19 @@ async fn someone_who_is_not_an_administrator_is_told_so_and_can_switch_account()
     let (status, body) = bob.token(Some(&csrf), &[]).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("not_admin")));
     assert!(body["message"].as_str().unwrap().contains("not an administrator"));
+    let log: Value = server
+        .admin(Method::GET, "/api/v1/logs?type=admin.token.create&user=bob")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        log["items"][0]["outcome"], "deny",
+        "the refusal is in the system log"
+    );
+    assert_eq!(log["items"][0]["details"]["reason"], "not_admin");
 
     // "Sign in as someone else" ends bob's session and starts over.
     let res = bob
