@@ -9,7 +9,9 @@ use axum::routing::get;
 use gatehouse_store::Store;
 use tokio::net::TcpListener;
 
-use crate::{AppState, Clock, Config, ServerError, admin, dashboard, demo, flow, health, oidc, verify};
+use crate::{
+    AppState, Clock, Config, ServerError, admin, console, dashboard, demo, flow, health, oidc, verify,
+};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -19,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::router())
         .merge(flow::router())
         .merge(dashboard::router())
+        .merge(console::router())
         .merge(verify::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -20,6 +20,8 @@
 //!   relying parties on their callback ports, to sign in to in a browser.
 //! - `health`: `/healthz`.
 //! - `dashboard`: the end-user dashboard `/app`.
+//! - `console`: the admin console `/admin`, a single-page app over the admin API, and the
+//!   session-bound admin tokens it signs in with.
 //! - `admin`: the admin API under `/api/v1` and its OpenAPI document.
 //! - `oidc`: the OpenID Connect provider endpoints and signing keys.
 //! - `session`: global sessions — the `gh_session` cookie, the live session of a request, ending.
@@ -31,6 +33,7 @@ mod app;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod dashboard;
 pub mod demo;
 pub mod demo_apps;

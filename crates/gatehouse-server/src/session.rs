@@ -1,5 +1,6 @@
 //! Global sessions (DESIGN section 6): the `gh_session` cookie, finding the live session of a
-//! request, and ending sessions (which also revokes the refresh tokens issued from them).
+//! request, and ending sessions (which also revokes the refresh tokens issued from them and the
+//! admin console's tokens bound to them).
 //!
 //! The cookie holds a random 256-bit token; the database keeps only its SHA-256 digest.
 
@@ -111,6 +112,8 @@ pub async fn end_in(
     let ended = tx.sessions().end(id, reason, now).await?;
     if ended {
         crate::oidc::on_session_end(tx, id, now).await?;
+        // The admin console's tokens die with their session.
+        tx.admin_tokens().revoke_of_session(&id.to_string(), now).await?;
         Event::new(event_types::USER_SESSION_END, actor, Outcome::Success)
             .user(session.user_id)
             .detail("session_id", id.to_string())

@@ -29,5 +29,7 @@ pub mod testing;
 pub use backend::{Dialect, MigrationFile, migration_lists};
 pub use error::StoreError;
 pub use page::{Page, PageError, PageRequest};
-pub use repo::{AdminToken, CodeRow, LogFilter, RefreshRow, SigningKeyRow, StoredChallenge, UserFilter};
+pub use repo::{
+    AdminToken, AdminTokenBinding, CodeRow, LogFilter, RefreshRow, SigningKeyRow, StoredChallenge, UserFilter,
+};
 pub use store::{Store, Tx, new_id};

@@ -24,7 +24,7 @@ mod users;
 mod zones;
 
 pub use access_rules::AccessRules;
-pub use admin_tokens::{AdminToken, AdminTokens};
+pub use admin_tokens::{AdminToken, AdminTokenBinding, AdminTokens};
 pub use apps::Apps;
 pub use device_challenges::{DeviceChallenges, DeviceProofJtis, StoredChallenge};
 pub use devices::Devices;

@@ -9,6 +9,7 @@
 //! area, each test with its own server on `127.0.0.1:0` and its own database.
 
 mod admin;
+mod console;
 mod devices;
 mod flows;
 mod health;

@@ -43,6 +43,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0004_devices.sql",
         sql: include_str!("../../migrations/sqlite/0004_devices.sql"),
     },
+    MigrationFile {
+        version: 5,
+        description: "console tokens",
+        file: "0005_console_tokens.sql",
+        sql: include_str!("../../migrations/sqlite/0005_console_tokens.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<SqlitePool, StoreError> {

@@ -15,6 +15,19 @@ pub struct AdminToken {
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// For a console token: the session it was issued to (it authenticates only while that
+    /// session is live), the session's user, and when it stops working.
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A token bound to a signed-in administrator's session (the admin console's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTokenBinding<'a> {
+    pub session_id: &'a str,
+    pub user_id: &'a str,
+    pub expires_at: Timestamp,
 }
 
 /// The admin-tokens repository.
@@ -30,6 +43,9 @@ fn token_from_row(row: &Row) -> Result<AdminToken, StoreError> {
         created_at: row.time("created_at")?,
         last_used_at: row.opt_time("last_used_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+        session_id: row.opt_text("session_id")?,
+        user_id: row.opt_text("user_id")?,
+        expires_at: row.opt_time("expires_at")?,
     })
 }
 
@@ -41,7 +57,7 @@ impl<E: Exec> AdminTokens<E> {
     /// The unrevoked token whose secret hashes to `digest`.
     pub async fn by_digest(&mut self, digest: &str) -> Result<Option<AdminToken>, StoreError> {
         let q = query(
-            "SELECT id, name, created_at, last_used_at, revoked_at FROM admin_tokens \
+            "SELECT id, name, created_at, last_used_at, revoked_at, session_id, user_id, expires_at FROM admin_tokens \
              WHERE token_digest = $1 AND revoked_at IS NULL",
         )
         .bind(digest);
@@ -56,7 +72,7 @@ impl<E: Exec> AdminTokens<E> {
     /// Every token, oldest first.
     pub async fn list(&mut self) -> Result<Vec<AdminToken>, StoreError> {
         let q = query(
-            "SELECT id, name, created_at, last_used_at, revoked_at FROM admin_tokens ORDER BY created_at, id",
+            "SELECT id, name, created_at, last_used_at, revoked_at, session_id, user_id, expires_at FROM admin_tokens ORDER BY created_at, id",
         );
         let rows = self.ex.fetch_all(q).await?;
         rows.iter().map(token_from_row).collect()
@@ -92,6 +108,37 @@ impl AdminTokens<InTx<'_>> {
         .bind(digest)
         .bind(now);
         Ok(self.ex.execute(q).await? == 1)
+    }
+
+    /// Stores the digest of a console token bound to a session; false when the digest exists.
+    pub async fn insert_for_session(
+        &mut self,
+        id: &str,
+        name: &str,
+        digest: &str,
+        binding: &AdminTokenBinding<'_>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let q = query(
+            "INSERT INTO admin_tokens (id, name, token_digest, created_at, session_id, user_id, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token_digest) DO NOTHING",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(digest)
+        .bind(now)
+        .bind(binding.session_id)
+        .bind(binding.user_id)
+        .bind(binding.expires_at);
+        Ok(self.ex.execute(q).await? == 1)
+    }
+
+    /// Revokes every unrevoked token bound to `session_id`; returns how many.
+    pub async fn revoke_of_session(&mut self, session_id: &str, now: Timestamp) -> Result<u64, StoreError> {
+        let q = query("UPDATE admin_tokens SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL")
+            .bind(session_id)
+            .bind(now);
+        self.ex.execute(q).await
     }
 
     /// Records a use (callers do it at most once a minute per token).

@@ -2,7 +2,7 @@
 
 use gatehouse_core::model::*;
 use gatehouse_policy::Cidr;
-use gatehouse_store::{PageRequest, Store, StoreError, UserFilter};
+use gatehouse_store::{AdminTokenBinding, PageRequest, Store, StoreError, UserFilter};
 
 use crate::fixtures::*;
 use crate::on_both_backends;
@@ -18,6 +18,7 @@ on_both_backends!(
     enrollment_counters_refuse_replays,
     devices_and_their_enrollments,
     admin_tokens_authenticate_until_revoked,
+    console_tokens_carry_their_session_and_end_with_it,
     settings_are_upserted,
 );
 
@@ -559,6 +560,68 @@ async fn devices_and_their_enrollments(store: Store) {
     assert!(tx.devices().delete(laptop.id).await.unwrap());
     tx.commit().await.unwrap();
     assert_eq!(store.enrollments().get(verify.id).await.unwrap(), None);
+}
+
+async fn console_tokens_carry_their_session_and_end_with_it(store: Store) {
+    let binding = AdminTokenBinding {
+        session_id: "s1",
+        user_id: "u1",
+        expires_at: at(900),
+    };
+    let mut tx = store.begin().await.unwrap();
+    for (id, digest) in [("c1", "a1"), ("c2", "a2")] {
+        assert!(
+            tx.admin_tokens()
+                .insert_for_session(id, "console", &digest.repeat(32), &binding, at(0))
+                .await
+                .unwrap()
+        );
+    }
+    tx.admin_tokens()
+        .insert("cli", "ci", &"a3".repeat(32), at(0))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let token = store
+        .admin_tokens()
+        .by_digest(&"a1".repeat(32))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.session_id.as_deref(), Some("s1"));
+    assert_eq!(token.user_id.as_deref(), Some("u1"));
+    assert_eq!(token.expires_at, Some(at(900)));
+    let plain = store
+        .admin_tokens()
+        .by_digest(&"a3".repeat(32))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((plain.session_id, plain.expires_at), (None, None));
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.admin_tokens().revoke_of_session("s1", at(10)).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.admin_tokens().revoke_of_session("s1", at(11)).await.unwrap(),
+        0
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.admin_tokens().by_digest(&"a1".repeat(32)).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .admin_tokens()
+            .by_digest(&"a3".repeat(32))
+            .await
+            .unwrap()
+            .is_some(),
+        "other tokens stay"
+    );
 }
 
 async fn admin_tokens_authenticate_until_revoked(store: Store) {
