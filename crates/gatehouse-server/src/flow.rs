@@ -362,6 +362,7 @@ pub async fn render(state: &AppState, id: FlowId, data: &FlowData) -> Result<Val
             flow: rule.flow,
             keep_signed_in_allowed: rule.keep_signed_in == KeepSignedIn::Allowed,
             totp_setup: totp_setup.as_ref().map(|(s, u)| (s.as_str(), u.as_str())),
+            fastpass_ports: &state.config().fastpass_ports,
         },
     ))
 }
