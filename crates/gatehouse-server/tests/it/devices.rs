@@ -902,6 +902,7 @@ async fn a_biometric_push_signs_alice_in_to_vault() {
     let (browser, flow, state) = vault_until_device_step(&server).await;
     let poll = crate::flows::remediation(&state, "poll").expect("a push is pending");
     assert_eq!(poll["authenticator"]["method"], "push");
+    assert!(poll.get("number").is_none(), "no number matching unless a rule asks: {poll:#}");
     let request = next_push(&server, &device).await;
     let res = device
         .answer(&server, &request, wire::AnswerResult::Approve, None, None)
@@ -1613,5 +1614,93 @@ async fn a_failed_local_check_is_reported_and_a_new_push_is_sent() {
     assert_eq!(res.status(), 200);
     let (_, state) = browser.post(&flow, "poll", json!({})).await;
     assert_signed_in_to_vault(&state);
+    server.stop().await;
+}
+
+/// Runs `gatehouse-verify approve [--number N]` until the daemon has a push pending; returns the
+/// last run's success and output.
+async fn approve_with(home: &std::path::Path, number: Option<u32>) -> (bool, String) {
+    let mut last = (false, String::new());
+    for _ in 0..60 {
+        let mut command = verify_command(home);
+        command.arg("approve");
+        if let Some(n) = number {
+            command.args(["--number", &n.to_string()]);
+        }
+        let out = command.output().await.unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            return (true, text);
+        }
+        // No push has reached the daemon yet: wait for it; any other refusal is the answer.
+        if !text.contains("no push is waiting") {
+            return (false, text);
+        }
+        last = (false, text);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_rule_demanding_number_matching_needs_the_number_shown_on_the_page() {
+    let server = TestServer::demo().await;
+    let policy = gatehouse_server::demo::POLICIES.replace(
+        "possession: { user_verification: biometric }",
+        "possession: { user_verification: biometric, number_matching: true }",
+    );
+    assert_ne!(policy, gatehouse_server::demo::POLICIES, "the vault rule was changed");
+    apply_policies(&server, &policy).await;
+    let home = tempfile::tempdir().unwrap();
+    let (_daemon, _port) = real_verify_with(&server, home.path(), false).await;
+    let (browser, flow, state) = vault_until_device_step(&server).await;
+    let poll = crate::flows::remediation(&state, "poll").unwrap_or_else(|| panic!("{state:#}"));
+    assert_eq!(poll["authenticator"]["method"], "push");
+    let shown = u32::try_from(poll["number"].as_u64().expect("the state shows the number")).unwrap();
+    assert!((10..=99).contains(&shown), "{shown}");
+    let select = crate::flows::remediation(&state, "select-authenticator");
+    if let Some(select) = select {
+        let push = select["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["authenticator"]["method"] == "push")
+            .unwrap();
+        assert_eq!(push["constraints"]["number_matching"], true, "{push:#}");
+    }
+
+    // Without a number, Verify refuses to approve and the push stays usable.
+    let (ok, text) = approve_with(home.path(), None).await;
+    assert!(!ok, "approved without a number: {text}");
+    assert!(text.contains("--number"), "{text}");
+    // A wrong number is refused by the server and uses the push up.
+    let wrong = if shown == 10 { 11 } else { 10 };
+    let (ok, text) = approve_with(home.path(), Some(wrong)).await;
+    assert!(!ok, "approved with a wrong number: {text}");
+    assert!(text.contains("number_mismatch") || text.contains("number"), "{text}");
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_eq!(state["status"], "in_progress", "{state:#}");
+    let poll = crate::flows::remediation(&state, "poll").unwrap_or_else(|| panic!("{state:#}"));
+    let next = u32::try_from(poll["number"].as_u64().expect("a new push with a number")).unwrap();
+
+    // The number shown for the new push signs alice in.
+    let mut signed_in = false;
+    for _ in 0..40 {
+        let (ok, _) = approve_with(home.path(), Some(next)).await;
+        if ok {
+            signed_in = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(signed_in, "the right number approved the push");
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_signed_in_to_vault(&state);
+    let log = log_types(&server).await;
+    assert!(log.iter().any(|t| t == "device.challenge.answer"), "{log:?}");
     server.stop().await;
 }
