@@ -902,7 +902,10 @@ async fn a_biometric_push_signs_alice_in_to_vault() {
     let (browser, flow, state) = vault_until_device_step(&server).await;
     let poll = crate::flows::remediation(&state, "poll").expect("a push is pending");
     assert_eq!(poll["authenticator"]["method"], "push");
-    assert!(poll.get("number").is_none(), "no number matching unless a rule asks: {poll:#}");
+    assert!(
+        poll.get("number").is_none(),
+        "no number matching unless a rule asks: {poll:#}"
+    );
     let request = next_push(&server, &device).await;
     let res = device
         .answer(&server, &request, wire::AnswerResult::Approve, None, None)
@@ -1653,7 +1656,11 @@ async fn a_rule_demanding_number_matching_needs_the_number_shown_on_the_page() {
         "possession: { user_verification: biometric }",
         "possession: { user_verification: biometric, number_matching: true }",
     );
-    assert_ne!(policy, gatehouse_server::demo::POLICIES, "the vault rule was changed");
+    assert_ne!(
+        policy,
+        gatehouse_server::demo::POLICIES,
+        "the vault rule was changed"
+    );
     apply_policies(&server, &policy).await;
     let home = tempfile::tempdir().unwrap();
     let (_daemon, _port) = real_verify_with(&server, home.path(), false).await;
@@ -1681,7 +1688,10 @@ async fn a_rule_demanding_number_matching_needs_the_number_shown_on_the_page() {
     let wrong = if shown == 10 { 11 } else { 10 };
     let (ok, text) = approve_with(home.path(), Some(wrong)).await;
     assert!(!ok, "approved with a wrong number: {text}");
-    assert!(text.contains("number_mismatch") || text.contains("number"), "{text}");
+    assert!(
+        text.contains("number_mismatch") || text.contains("number"),
+        "{text}"
+    );
     let (_, state) = browser.post(&flow, "poll", json!({})).await;
     assert_eq!(state["status"], "in_progress", "{state:#}");
     let poll = crate::flows::remediation(&state, "poll").unwrap_or_else(|| panic!("{state:#}"));
@@ -1784,10 +1794,16 @@ async fn user_verification_key_registrations_the_flow_did_not_ask_for_are_refuse
 
     // Before the earlier steps passed: the flow asked, then the person went back to the start.
     let (browser, flow, state) = vault_until_device_step(&server).await;
-    assert!(crate::flows::remediation(&state, "enroll-user-verification").is_some(), "{state:#}");
+    assert!(
+        crate::flows::remediation(&state, "enroll-user-verification").is_some(),
+        "{state:#}"
+    );
     let request = next_push(&server, &device).await;
     let (_, state) = browser.post(&flow, "back", json!({})).await;
-    assert!(crate::flows::remediation(&state, "identify").is_some(), "{state:#}");
+    assert!(
+        crate::flows::remediation(&state, "identify").is_some(),
+        "{state:#}"
+    );
     let res = device.register_biometric_key(&server, &request).await;
     assert_key_refused(&server, &device, res, "earlier_steps_not_passed").await;
 
@@ -1820,11 +1836,20 @@ async fn user_verification_key_registrations_the_flow_did_not_ask_for_are_refuse
     device.uv = None;
     let push = next_push(&server, &device).await;
     let res = device
-        .answer(&server, &push, wire::AnswerResult::UserVerificationUnavailable, None, None)
+        .answer(
+            &server,
+            &push,
+            wire::AnswerResult::UserVerificationUnavailable,
+            None,
+            None,
+        )
         .await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     let (_, state) = browser.post(&flow, "poll", json!({})).await;
-    assert!(crate::flows::remediation(&state, "enroll-user-verification").is_some(), "{state:#}");
+    assert!(
+        crate::flows::remediation(&state, "enroll-user-verification").is_some(),
+        "{state:#}"
+    );
     let second = next_push(&server, &device).await;
     let res = device.register_biometric_key(&server, &second).await;
     assert_key_refused(&server, &device, res, "user_verification_key_already_added").await;
