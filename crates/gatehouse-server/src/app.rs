@@ -9,17 +9,25 @@ use axum::routing::get;
 use gatehouse_store::Store;
 use tokio::net::TcpListener;
 
-use crate::{AppState, Clock, Config, ServerError, admin, dashboard, demo, flow, health, oidc, verify};
+use crate::{
+    AppState, Clock, Config, ServerError, admin, dashboard, demo, flow, health, metrics, oidc, verify,
+};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::endpoint))
         .merge(admin::router())
         .merge(oidc::router())
         .merge(flow::router())
         .merge(dashboard::router())
         .merge(verify::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::layer,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -64,14 +72,25 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let app = router(state.clone());
     let stopping = state.clone();
+    let upkeep = state.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.metrics().upkeep();
+        }
+    });
     let shutdown = async move {
         shutdown.await;
+        // Load balancers see `/readyz` fail while the requests in flight finish.
+        stopping.start_draining();
         // Long-polls answer at once (204) instead of holding the shutdown for their wait.
         stopping.verify().shutdown();
     };
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
+    upkeep.abort();
     state.store().close().await;
     Ok(())
 }

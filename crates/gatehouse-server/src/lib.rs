@@ -39,6 +39,7 @@ mod error;
 pub mod flow;
 mod health;
 pub mod limits;
+pub mod metrics;
 pub mod oidc;
 pub mod passwords;
 pub mod secrets;

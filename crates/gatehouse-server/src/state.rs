@@ -35,6 +35,9 @@ struct Inner {
     oidc: oidc::OidcState,
     flow: flow::FlowState,
     verify: verify::VerifyState,
+    metrics: crate::metrics::Metrics,
+    /// Set when shutdown began: `/readyz` answers 503 while requests in flight finish.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -66,6 +69,8 @@ impl AppState {
             oidc,
             flow,
             verify,
+            metrics: crate::metrics::Metrics::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         })))
     }
 
@@ -107,6 +112,19 @@ impl AppState {
 
     pub fn verify(&self) -> &verify::VerifyState {
         &self.0.verify
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
+    }
+
+    /// Whether shutdown began (`/readyz` then answers 503).
+    pub fn draining(&self) -> bool {
+        self.0.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn start_draining(&self) {
+        self.0.draining.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The stored policies, compiled. Read from the database at most every couple of seconds,
