@@ -8,6 +8,8 @@ use axum::Router;
 use axum::routing::get;
 use gatehouse_store::Store;
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::{
     AppState, Clock, Config, ServerError, admin, dashboard, demo, flow, health, metrics, oidc, verify,
@@ -28,8 +30,22 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::layer,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Every request has an `x-request-id` (the caller's, or a new UUID) in its log span and
+        // its response.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The log span of a request: method, path (never the query, which can carry codes) and id.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 
 /// What start-up did, for the banner.

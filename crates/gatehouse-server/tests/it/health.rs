@@ -139,3 +139,30 @@ async fn metrics_count_sign_ins_policy_decisions_requests_and_open_sessions() {
     assert!(series(&after, "gatehouse_sessions_active") >= 1.0, "{after}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_the_callers() {
+    let server = TestServer::demo().await;
+    let res = server.client().get(server.url("/healthz")).send().await.unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "a new UUID: {id}");
+    let again = server.client().get(server.url("/healthz")).send().await.unwrap();
+    assert_ne!(
+        again.headers()["x-request-id"].to_str().unwrap(),
+        id,
+        "one id per request"
+    );
+    let res = server
+        .client()
+        .get(server.url("/readyz"))
+        .header("x-request-id", "lb-7f3a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["x-request-id"],
+        "lb-7f3a",
+        "the caller's id is kept"
+    );
+    server.stop().await;
+}
