@@ -166,3 +166,118 @@ async fn every_response_carries_a_request_id_and_keeps_the_callers() {
     );
     server.stop().await;
 }
+
+/// The `gatehouse` binary of this workspace (built on demand).
+fn gatehouse_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("gatehouse");
+    if !bin.exists() {
+        let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "-p", "gatehouse", "--bin", "gatehouse"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building gatehouse");
+    }
+    bin
+}
+
+#[tokio::test]
+async fn sigterm_during_a_slow_request_still_answers_it_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    // Costly argon2id makes the password step slow (the request under test).
+    let mut child = tokio::process::Command::new(gatehouse_binary())
+        .args(["serve", "--demo", "--no-demo-apps", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args([
+            "--issuer",
+            &base,
+            "--password-memory-kib",
+            "65536",
+            "--password-iterations",
+            "16",
+        ])
+        .current_dir(dir.path())
+        .env("GATEHOUSE_ADMIN_TOKEN", "shutdown-test-token")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..600 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server became ready");
+    let res = client.get(format!("{base}/app")).send().await.unwrap();
+    let flow = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let step = |name: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base}/api/v1/flows/{flow}/{name}"))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        step("identify", serde_json::json!({"login": "alice"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let started = std::time::Instant::now();
+    let slow = tokio::spawn(step(
+        "challenge-authenticator",
+        serde_json::json!({"password": "correct-horse-battery"}),
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let signalled = started.elapsed();
+    let res = slow.await.unwrap().expect("the request in flight is answered");
+    let answered = started.elapsed();
+    assert_eq!(res.status(), 200);
+    let state: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(state["status"], "success", "{state:#}");
+    assert!(
+        answered > signalled,
+        "the answer came after SIGTERM ({answered:?} vs {signalled:?})"
+    );
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("the server exits after the request")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        client.get(format!("{base}/healthz")).send().await.is_err(),
+        "nothing listens any more"
+    );
+}
