@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -17,14 +17,15 @@ async function freePort() {
   });
 }
 
-export async function startDemo() {
+/** `extraArgs` are added to `gatehouse serve --demo …` (e.g. `--fastpass-ports`). */
+export async function startDemo(extraArgs = []) {
   const bin = process.env.GATEHOUSE_BIN;
   if (!bin) throw new Error('GATEHOUSE_BIN must point to the gatehouse binary');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-browser-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const logs = [];
-  const child = spawn(bin, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--issuer', base], {
+  const child = spawn(bin, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--issuer', base, ...extraArgs], {
     cwd: dir,
     env: {
       ...process.env,

@@ -440,6 +440,11 @@ pub struct MethodConstraints {
     pub user_presence: bool,
     #[serde(skip_serializing_if = "is_none_uv")]
     pub user_verification: UserVerification,
+    /// A push must show a number on the sign-in page that the person types on the device
+    /// (number matching). Not a characteristic a record proves: it says how a `device` push is
+    /// challenged, and is kept only on `device`/`push` options ([`Self::for_method`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub number_matching: bool,
 }
 
 pub(crate) fn is_false(b: &bool) -> bool {
@@ -535,7 +540,16 @@ impl MethodConstraints {
             device_bound: self.device_bound || other.device_bound,
             user_presence: self.user_presence || other.user_presence,
             user_verification: self.user_verification.max(other.user_verification),
+            number_matching: self.number_matching || other.number_matching,
         }
+    }
+
+    /// These constraints as an option of (`key`, `method`) shows them: `number_matching` only
+    /// on a `device` push.
+    #[must_use]
+    pub fn for_method(mut self, key: AuthenticatorKey, method: Method) -> Self {
+        self.number_matching &= key == AuthenticatorKey::Device && method == Method::Push;
+        self
     }
 
     /// The best characteristics any method of any authenticator can prove under these

@@ -572,7 +572,7 @@ fn eval_assurance(
             };
             if offered {
                 let constraints = match (&alt.possession, c.proof.is_possession()) {
-                    (Some(p), true) => p.constraints,
+                    (Some(p), true) => p.constraints.for_method(c.key, c.method),
                     _ => MethodConstraints::default(),
                 };
                 offered_here.push(StepOption {
@@ -793,7 +793,7 @@ fn eval_chains(
                     eval.options.push(StepOption {
                         authenticator: c.key,
                         method: c.method,
-                        constraints: entry.constraints(),
+                        constraints: entry.constraints().for_method(c.key, c.method),
                         enrollment_ids: c.enrollment_id.map(str::to_owned).into_iter().collect(),
                     });
                 }

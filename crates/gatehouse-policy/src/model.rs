@@ -376,6 +376,9 @@ pub struct PossessionConstraints {
     pub user_presence: bool,
     #[serde(default, skip_serializing_if = "is_none_uv")]
     pub user_verification: UserVerification,
+    /// Extension: a `device` push used as this factor shows a number to match.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub number_matching: bool,
     /// Extension: only these authenticators (and methods) may be the possession factor.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authenticators: Vec<AuthenticatorRef>,
@@ -392,6 +395,7 @@ impl PossessionConstraints {
             device_bound: self.device_bound,
             user_presence: self.user_presence,
             user_verification: self.user_verification,
+            number_matching: self.number_matching,
         }
     }
 }
@@ -516,6 +520,9 @@ pub struct ChainMethod {
     pub user_presence: bool,
     #[serde(default, skip_serializing_if = "is_none_uv")]
     pub user_verification: UserVerification,
+    /// Extension, `device` push only: the push shows a number to match.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub number_matching: bool,
 }
 
 impl ChainMethod {
@@ -528,6 +535,7 @@ impl ChainMethod {
             device_bound: false,
             user_presence: false,
             user_verification: UserVerification::None,
+            number_matching: false,
         }
     }
 
@@ -538,6 +546,7 @@ impl ChainMethod {
             device_bound: self.device_bound,
             user_presence: self.user_presence,
             user_verification: self.user_verification,
+            number_matching: self.number_matching,
         }
     }
 
@@ -547,6 +556,7 @@ impl ChainMethod {
         self.device_bound = c.device_bound;
         self.user_presence = c.user_presence;
         self.user_verification = c.user_verification;
+        self.number_matching = c.number_matching;
         self
     }
 }

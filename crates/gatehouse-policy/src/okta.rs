@@ -632,6 +632,8 @@ impl RuleCx<'_> {
                 .and_then(Value::as_str)
                 .is_none_or(|s| !s.eq_ignore_ascii_case("OPTIONAL")),
             user_verification: uv,
+            // Okta sets number challenges on the Okta Verify authenticator, not in the policy.
+            number_matching: false,
             authenticators: allow,
             exclude: self.refs(p, "excludedAuthenticationMethods", "possession"),
         }

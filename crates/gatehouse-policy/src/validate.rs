@@ -629,6 +629,16 @@ fn validate_chains(chains: &[Chain], scope: &Scope) -> Vec<Diagnostic> {
                     ));
                     continue;
                 }
+                if entry.number_matching
+                    && (entry.authenticator != AuthenticatorKey::Device
+                        || entry.method.is_some_and(|m| m != Method::Push))
+                {
+                    out.push(Diagnostic::error(
+                        Code::MethodMismatch,
+                        join_path(&epath, "number_matching"),
+                        "`number_matching` applies only to `device` `push`",
+                    ));
+                }
                 let constraints = entry.constraints();
                 let methods: Vec<Method> = match entry.method {
                     Some(m) => vec![m],

@@ -83,12 +83,18 @@
     return o.label || LABELS[o.authenticator.key] || o.authenticator.key;
   }
 
+  // FastPass (fastpass.js) sees every state after it is drawn, to relay its loopback challenge.
   function render(state) {
+    draw(state);
+    if (window.GatehouseFastPass) window.GatehouseFastPass.onState(state, { call, render, content });
+  }
+
+  function draw(state) {
     current = state;
     showMessages(state.messages);
     if (state.app) appLine.textContent = `to continue to ${state.app.name}`;
     const rems = state.remediation || [];
-    const named = (n) => rems.find((r) => r.name === n);
+    const named = (n) => rems.find((r) => r.name === n && !r.challenge); // loopback challenges: fastpass.js
     const parts = [];
     if (state.status === 'success' && state.redirect) {
       title.textContent = 'Signed in';

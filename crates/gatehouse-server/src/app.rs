@@ -8,23 +8,46 @@ use axum::Router;
 use axum::routing::get;
 use gatehouse_store::Store;
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::{
-    AppState, Clock, Config, ServerError, admin, console, dashboard, demo, flow, health, oidc, verify,
+    AppState, Clock, Config, ServerError, admin, console, dashboard, demo, flow, health, metrics, oidc,
+    verify,
 };
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::endpoint))
         .merge(admin::router())
         .merge(oidc::router())
         .merge(flow::router())
         .merge(dashboard::router())
         .merge(console::router())
         .merge(verify::router())
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::layer,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Every request has an `x-request-id` (the caller's, or a new UUID) in its log span and
+        // its response.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The log span of a request: method, path (never the query, which can carry codes) and id.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 
 /// What start-up did, for the banner.
@@ -67,14 +90,25 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let app = router(state.clone());
     let stopping = state.clone();
+    let upkeep = state.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.metrics().upkeep();
+        }
+    });
     let shutdown = async move {
         shutdown.await;
+        // Load balancers see `/readyz` fail while the requests in flight finish.
+        stopping.start_draining();
         // Long-polls answer at once (204) instead of holding the shutdown for their wait.
         stopping.verify().shutdown();
     };
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
+    upkeep.abort();
     state.store().close().await;
     Ok(())
 }

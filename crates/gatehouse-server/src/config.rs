@@ -68,6 +68,9 @@ pub struct Config {
     /// Per-IP and per-login limits on sign-in steps (`0` turns one off).
     pub rate_limits: crate::limits::RateLimitConfig,
     pub delivery: DeliveryConfig,
+    /// The loopback ports the sign-in page probes for Gatehouse Verify's FastPass daemon, in
+    /// order (DESIGN section 7: `8769`). Also the only ports the page's CSP lets it connect to.
+    pub fastpass_ports: Vec<u16>,
 }
 
 impl Config {
@@ -91,6 +94,7 @@ impl Config {
                 email_from: "Gatehouse <no-reply@localhost>".to_owned(),
                 sms_webhook: None,
             },
+            fastpass_ports: vec![gatehouse_api::device::DEFAULT_LOOPBACK_PORT],
         }
     }
 }

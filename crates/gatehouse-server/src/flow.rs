@@ -362,8 +362,22 @@ pub async fn render(state: &AppState, id: FlowId, data: &FlowData) -> Result<Val
             flow: rule.flow,
             keep_signed_in_allowed: rule.keep_signed_in == KeepSignedIn::Allowed,
             totp_setup: totp_setup.as_ref().map(|(s, u)| (s.as_str(), u.as_str())),
+            fastpass_ports: &state.config().fastpass_ports,
         },
     ))
+}
+
+/// `/metrics`: a flow that ended with this step, and a wrong answer of a real user.
+fn count_sign_in(state: &AppState, data: &FlowData, failed_attempt: bool) {
+    use crate::metrics::SignIn;
+    match data.status {
+        Status::Success => state.metrics().sign_in(SignIn::Success),
+        Status::Denied => state.metrics().sign_in(SignIn::Denied),
+        Status::InProgress => {}
+    }
+    if failed_attempt {
+        state.metrics().sign_in(SignIn::FailedAttempt);
+    }
 }
 
 /// Counts a typed answer against the per-IP and per-login limits. The login is the one typed in
@@ -463,8 +477,13 @@ async fn post_step(
             Err(steps::StepError::BadJson(message)) => return Err(ApiError::invalid_json(message)),
             Err(steps::StepError::Server(e)) => return Err(e.into()),
         };
+        let failed_attempt = work
+            .effects
+            .iter()
+            .any(|e| matches!(e, steps::Effect::Failure { .. }));
         match commit::commit(&state, &flow, &mut data, &mut work, &policies).await {
             Ok(cookie) => {
+                count_sign_in(&state, &data, failed_attempt);
                 deliver(&state, &work.outgoing).await;
                 let body = render(&state, id, &data).await?;
                 return Ok(answer(StatusCode::OK, body, cookie));

@@ -42,6 +42,7 @@ mod error;
 pub mod flow;
 mod health;
 pub mod limits;
+pub mod metrics;
 pub mod oidc;
 pub mod passwords;
 pub mod secrets;

@@ -36,6 +36,9 @@ struct Inner {
     flow: flow::FlowState,
     verify: verify::VerifyState,
     log: audit::Appender,
+    metrics: crate::metrics::Metrics,
+    /// Set when shutdown began: `/readyz` answers 503 while requests in flight finish.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -69,6 +72,8 @@ impl AppState {
             flow,
             verify,
             log,
+            metrics: crate::metrics::Metrics::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         })))
     }
 
@@ -115,6 +120,19 @@ impl AppState {
     /// The system log's group commit, for events that belong to no other write.
     pub fn log(&self) -> &audit::Appender {
         &self.0.log
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
+    }
+
+    /// Whether shutdown began (`/readyz` then answers 503).
+    pub fn draining(&self) -> bool {
+        self.0.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn start_draining(&self) {
+        self.0.draining.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The stored policies, compiled. Read from the database at most every couple of seconds,

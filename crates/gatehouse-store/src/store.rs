@@ -87,6 +87,21 @@ impl Store {
         self.pools.close().await;
     }
 
+    /// Whether every migration this binary knows has been applied successfully (`/readyz`);
+    /// an error when the database does not answer.
+    pub async fn migrated(&self) -> Result<bool, StoreError> {
+        let dialect = self.dialect();
+        let known = backend::migration_lists()
+            .iter()
+            .find(|(d, _)| *d == dialect)
+            .map_or(0, |(_, files)| files.len());
+        let q = crate::sql::query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success = TRUE");
+        let applied = backend::fetch_optional_pooled(&self.pools, q)
+            .await?
+            .map_or(Ok(0), |r| r.int("n"))?;
+        Ok(usize::try_from(applied).is_ok_and(|n| n >= known))
+    }
+
     /// Whether nothing has been created yet: no users, no applications, no policies (the
     /// built-in `everyone` group does not count). `serve --demo` seeds only such a database.
     pub async fn is_empty(&self) -> Result<bool, StoreError> {

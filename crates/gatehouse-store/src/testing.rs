@@ -92,6 +92,28 @@ impl TestDatabase {
             .unwrap_or_else(|e| panic!("cannot open test database {}: {e}", self.url))
     }
 
+    /// Runs one SQL statement on its own connection (tests that damage the database on purpose).
+    pub async fn execute(&self, sql: &str) {
+        let statement = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+        let done = match self.dialect {
+            Dialect::Postgres => match PgConnection::connect(&self.url).await {
+                Ok(mut conn) => statement.execute(&mut conn).await.map(drop),
+                Err(e) => Err(e),
+            },
+            Dialect::Sqlite => {
+                let url = format!("sqlite://{}", self.url);
+                match sqlx::sqlite::SqliteConnection::connect(&url).await {
+                    Ok(mut conn) => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                        .execute(&mut conn)
+                        .await
+                        .map(drop),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        done.unwrap_or_else(|e| panic!("cannot run `{sql}` on {}: {e}", self.url));
+    }
+
     /// Drops a PostgreSQL database (closing other sessions first); removes a SQLite directory.
     pub async fn destroy(self) {
         if let Some(name) = &self.pg_name {

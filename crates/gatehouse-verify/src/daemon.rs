@@ -209,11 +209,11 @@ async fn guard(State(daemon): State<Shared>, request: Request, next: Next) -> Re
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
     if !is_loopback_host(host) {
-        return error(
+        return uncached(error(
             StatusCode::FORBIDDEN,
             "host_not_allowed",
             format!("`{host}` is not a loopback host"),
-        );
+        ));
     }
     let origin = match headers.get(header::ORIGIN) {
         None => None,
@@ -227,11 +227,11 @@ async fn guard(State(daemon): State<Shared>, request: Request, next: Next) -> Re
             match allowed {
                 Some(origin) => Some(origin),
                 None => {
-                    return error(
+                    return uncached(error(
                         StatusCode::FORBIDDEN,
                         "origin_not_allowed",
                         format!("`{text}` is not the origin of the server this device is enrolled with"),
-                    );
+                    ));
                 }
             }
         }
@@ -263,13 +263,20 @@ async fn guard(State(daemon): State<Shared>, request: Request, next: Next) -> Re
     } else {
         next.run(request).await
     };
-    let h = response.headers_mut();
-    h.insert(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(origin) = origin
         && let Ok(value) = HeaderValue::from_str(origin.as_str())
     {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
     }
+    uncached(response)
+}
+
+/// Every loopback response, refusals too, varies by `Origin` and is never cached (protocol 7.3).
+fn uncached(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

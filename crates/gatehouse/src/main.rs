@@ -31,7 +31,7 @@ enum Command {
     /// Work with policy files: check, simulate, import from Okta.
     Policy(policy::PolicyArgs),
     /// Run the engine (OIDC provider, sign-in flows, admin API) on HTTP.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => admin::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Policy(args) => policy::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
     }
 }
 

@@ -71,6 +71,16 @@ pub struct ServeArgs {
     /// POST every SMS as JSON `{"to","text"}` to this URL.
     #[arg(long, env = "GATEHOUSE_SMS_WEBHOOK")]
     sms_webhook: Option<String>,
+    /// Loopback ports the sign-in page probes, in order, for Gatehouse Verify's FastPass daemon
+    /// (comma-separated; the sign-in page may connect to these ports only).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "8769",
+        env = "GATEHOUSE_FASTPASS_PORTS",
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    fastpass_ports: Vec<u16>,
 }
 
 impl ServeArgs {
@@ -100,6 +110,7 @@ impl ServeArgs {
             email_from: self.email_from,
             sms_webhook: self.sms_webhook,
         };
+        config.fastpass_ports = self.fastpass_ports;
         config
     }
 }

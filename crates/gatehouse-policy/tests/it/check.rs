@@ -283,3 +283,21 @@ fn json_files_report_lines_too() {
     );
     assert_eq!(bad.diagnostics[0].location.unwrap().line, 3);
 }
+
+#[test]
+fn number_matching_belongs_to_device_push() {
+    let totp = with_rules(
+        "      - name: r\n        access: allow\n        require:\n          chains: [ { steps: [ [ {authenticator: totp, number_matching: true} ] ] } ]\n",
+    );
+    let d = only(&totp, Code::MethodMismatch);
+    assert!(d.message.contains("`device` `push`"), "{d}");
+    assert!(d.path.ends_with("number_matching"), "{d:?}");
+    let push = with_rules(
+        "      - name: r\n        access: allow\n        require:\n          chains: [ { steps: [ [ {authenticator: device, method: push, number_matching: true} ] ] } ]\n",
+    );
+    assert!(
+        diagnostics(&push).iter().all(|d| d.severity != Severity::Error),
+        "{:#?}",
+        diagnostics(&push)
+    );
+}

@@ -358,3 +358,48 @@ fn remediation_respects_the_enrollment_policy_and_never_offers_smart_cards() {
     let d = run(&p, &c, &[Enrollment::new(K::Password)], &[]);
     assert_eq!(d.kind(), "deny");
 }
+
+#[test]
+fn number_matching_is_carried_by_device_push_options_only() {
+    let yaml = "version: 1
+authentication_policies:
+  - name: app
+    apps: [app]
+    rules:
+      - name: all
+        access: allow
+        require:
+          assurance:
+            factors: 2
+            possession: { number_matching: true }
+";
+    let p = policy(yaml, "app");
+    let c = ctx("u", &[], "192.0.2.1");
+    let enrolled = [
+        Enrollment::new(K::Password),
+        Enrollment::new(K::Totp),
+        Enrollment::new(K::Device),
+    ];
+    let d = run(&p, &c, &enrolled, &[record(K::Password, M::Password, 1, true)]);
+    assert_eq!(d.kind(), "continue");
+    let options = d.options();
+    let push = options
+        .iter()
+        .find(|o| o.authenticator == K::Device && o.method == M::Push)
+        .expect("push offered");
+    assert!(push.constraints.number_matching);
+    for other in options.iter().filter(|o| o.method != M::Push) {
+        assert!(!other.constraints.number_matching, "{other:?}");
+    }
+    // Not a characteristic: a push record without it still satisfies the rule.
+    let d = run(
+        &p,
+        &c,
+        &enrolled,
+        &[
+            record(K::Password, M::Password, 2, true),
+            record(K::Device, M::Push, 1, true),
+        ],
+    );
+    assert_eq!(d.kind(), "allow");
+}

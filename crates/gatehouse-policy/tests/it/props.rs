@@ -37,6 +37,7 @@ fn constraints(bits: u8, level: u8) -> MethodConstraints {
         device_bound: bits & 4 != 0,
         user_presence: bits & 8 != 0,
         user_verification: uv(level),
+        number_matching: false,
     }
 }
 
@@ -132,6 +133,7 @@ fn build_rule(name: String, spec: RuleSpec, catch_all: bool) -> Rule {
                     device_bound: c.device_bound,
                     user_presence: c.user_presence,
                     user_verification: c.user_verification,
+                    number_matching: false,
                     authenticators: Vec::<AuthenticatorRef>::new(),
                     exclude: Vec::new(),
                 }),

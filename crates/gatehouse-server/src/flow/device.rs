@@ -158,6 +158,7 @@ fn device_step(data: &FlowData) -> Option<DeviceStep> {
             enrollment_id: None,
             challenge: device.clone(),
             level: UserVerification::None,
+            number_matching: false,
             enroll_user_verification: false,
         }),
         (
@@ -170,16 +171,18 @@ fn device_step(data: &FlowData) -> Option<DeviceStep> {
                 ..
             }),
         ) => {
-            let level = options
+            let constraints = options
                 .iter()
                 .find(|o| o.authenticator == AuthenticatorKey::Device && o.method == *method)
-                .map(|o| o.constraints.user_verification)
+                .map(|o| o.constraints)
                 .unwrap_or_default();
             Some(DeviceStep {
                 method: *method,
                 enrollment_id: *enrollment_id,
                 challenge: device.clone(),
-                level,
+                level: constraints.user_verification,
+                // The policy's `number_matching` (kept on push options only).
+                number_matching: constraints.number_matching && *method == Method::Push,
                 enroll_user_verification: false,
             })
         }
@@ -204,6 +207,7 @@ fn device_step(data: &FlowData) -> Option<DeviceStep> {
                 } else {
                     option.constraints.user_verification
                 },
+                number_matching: false,
                 enroll_user_verification: true,
             })
         }
@@ -216,6 +220,8 @@ struct DeviceStep {
     enrollment_id: Option<EnrollmentId>,
     challenge: Option<DeviceChallenge>,
     level: UserVerification,
+    /// A push shows a number the person types on the device.
+    number_matching: bool,
     enroll_user_verification: bool,
 }
 
@@ -286,7 +292,7 @@ async fn issue(
         audience,
         user_verification: step.level,
         user_presence: false,
-        number_challenge: false,
+        number_challenge: step.number_matching && kind == ChallengeKind::Push,
         flow_id: Some(id.to_string()),
         sub: data
             .identity

@@ -1,9 +1,11 @@
 //! The sign-in page `/signin/{flow_id}`: a small server-rendered shell whose script drives the
 //! flow API like any other client. Strict CSP (scripts and styles from this origin only, no
 //! inline code), no third-party assets, usable without a mouse and on a phone-width screen.
+//! `fastpass.js` relays FastPass challenges to Gatehouse Verify's loopback daemon: only the
+//! sign-in page may connect to the configured loopback ports (`Config::fastpass_ports`).
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -11,20 +13,32 @@ use axum::routing::get;
 use crate::AppState;
 
 const SCRIPT: &str = include_str!("../../assets/signin.js");
+const FASTPASS_SCRIPT: &str = include_str!("../../assets/fastpass.js");
 /// The stylesheet of every page (also served by the demo apps).
 pub const STYLE: &str = include_str!("../../assets/gatehouse.css");
 /// The icon of every page (also served by the demo apps).
 pub const ICON: &str = include_str!("../../assets/favicon.svg");
 
-/// The Content-Security-Policy of every page Gatehouse serves.
+/// The Content-Security-Policy of every page Gatehouse serves (the sign-in page adds the
+/// FastPass loopback ports to `connect-src`, see [`signin_csp`]).
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                       connect-src 'self' http://127.0.0.1:8769; form-action 'self'; frame-ancestors 'none'; \
-                       base-uri 'none'";
+                       connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The sign-in page's CSP: [`CSP`] with `http://127.0.0.1:{port}` in `connect-src` for each
+/// FastPass port, and nothing else.
+pub fn signin_csp(ports: &[u16]) -> String {
+    let loopback: String = ports
+        .iter()
+        .map(|port| format!(" http://127.0.0.1:{port}"))
+        .collect();
+    CSP.replacen("connect-src 'self'", &format!("connect-src 'self'{loopback}"), 1)
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/signin/{flow_id}", get(page))
         .route("/assets/signin.js", get(script))
+        .route("/assets/fastpass.js", get(fastpass_script))
         .route("/assets/gatehouse.css", get(style))
         .route("/favicon.ico", get(icon))
         .route("/assets/favicon.svg", get(icon))
@@ -43,7 +57,7 @@ pub fn secure_headers(response: &mut Response) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-async fn page(Path(flow_id): Path<String>) -> Response {
+async fn page(State(state): State<AppState>, Path(flow_id): Path<String>) -> Response {
     // The id goes into an attribute: keep only what a flow id can contain.
     let id: String = flow_id
         .chars()
@@ -59,6 +73,7 @@ async fn page(Path(flow_id): Path<String>) -> Response {
 <title>Sign in · Gatehouse</title>
 <link rel="stylesheet" href="/assets/gatehouse.css">
 <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
+<script src="/assets/fastpass.js" defer></script>
 <script src="/assets/signin.js" defer></script>
 </head>
 <body data-flow-id="{id}">
@@ -76,11 +91,20 @@ async fn page(Path(flow_id): Path<String>) -> Response {
     );
     let mut response = Html(html).into_response();
     secure_headers(&mut response);
+    if let Ok(csp) = HeaderValue::from_str(&signin_csp(&state.config().fastpass_ports)) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     response
 }
 
 async fn script() -> Response {
     asset(SCRIPT, "text/javascript; charset=utf-8")
+}
+
+async fn fastpass_script() -> Response {
+    asset(FASTPASS_SCRIPT, "text/javascript; charset=utf-8")
 }
 
 async fn style() -> Response {
@@ -105,4 +129,18 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signin_csp_allows_exactly_the_fastpass_ports() {
+        let csp = signin_csp(&[8769, 40001]);
+        assert!(csp.contains("connect-src 'self' http://127.0.0.1:8769 http://127.0.0.1:40001;"));
+        assert!(csp.starts_with("default-src 'none'; script-src 'self';"));
+        assert!(!CSP.contains("127.0.0.1"), "other pages reach no loopback port");
+        assert_eq!(signin_csp(&[]), CSP);
+    }
 }

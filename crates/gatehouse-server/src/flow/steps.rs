@@ -270,6 +270,9 @@ pub fn decide(
         return Ok(());
     }
     let decision = engine::evaluate(policy, data, subject, now);
+    state
+        .metrics()
+        .policy_decision(policy.name(), &decision.rule, decision.kind());
     let next = engine::next(data, subject, &decision, &rule, now);
     let mut event = Event::new(
         event_types::POLICY_EVALUATE,

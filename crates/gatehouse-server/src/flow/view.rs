@@ -15,6 +15,8 @@ pub struct ViewOptions<'a> {
     pub keep_signed_in_allowed: bool,
     /// TOTP being enrolled: the seed in base32 and its `otpauth://` URI, to show once.
     pub totp_setup: Option<(&'a str, &'a str)>,
+    /// The loopback ports listed in a FastPass challenge (`Config::fastpass_ports`).
+    pub fastpass_ports: &'a [u16],
 }
 
 /// The JSON state of a flow.
@@ -78,7 +80,7 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                 list.push(json!({
                     "name": "challenge-authenticator",
                     "authenticator": authenticator_json(AuthenticatorKey::Device, Method::Fastpass),
-                    "challenge": {"request": d.request, "ports": [DEFAULT_LOOPBACK_PORT]},
+                    "challenge": {"request": d.request, "ports": options.fastpass_ports},
                     "fields": [],
                 }));
                 list.push(poll(AuthenticatorKey::Device, Method::Fastpass, None));
@@ -130,7 +132,7 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                             "name": "enroll-user-verification",
                             "authenticator": authenticator_json(AuthenticatorKey::Device, Method::Push),
                             "user_verification": uv_wanted,
-                            "challenge": {"request": d.request, "ports": [DEFAULT_LOOPBACK_PORT]},
+                            "challenge": {"request": d.request, "ports": options.fastpass_ports},
                         }));
                         list.push(poll(AuthenticatorKey::Device, Method::Push, None));
                     }
@@ -141,7 +143,7 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                         set(
                             &mut challenge,
                             "challenge",
-                            json!({"request": d.request, "ports": [DEFAULT_LOOPBACK_PORT]}),
+                            json!({"request": d.request, "ports": options.fastpass_ports}),
                         );
                         set(&mut challenge, "fields", json!([]));
                         list.push(challenge);
@@ -184,7 +186,7 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                     "name": "enroll-user-verification",
                     "authenticator": authenticator_json(AuthenticatorKey::Device, Method::Push),
                     "user_verification": level,
-                    "challenge": {"request": d.request, "ports": [DEFAULT_LOOPBACK_PORT]},
+                    "challenge": {"request": d.request, "ports": options.fastpass_ports},
                 }));
                 list.push(poll(AuthenticatorKey::Device, Method::Push, None));
             }
@@ -255,9 +257,6 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
     list.push(json!({"name": "cancel"}));
     Value::Array(list)
 }
-
-/// The loopback port of Gatehouse Verify's daemon (protocol 2).
-const DEFAULT_LOOPBACK_PORT: u16 = gatehouse_api::device::DEFAULT_LOOPBACK_PORT;
 
 /// How often a page or client polls a device step, milliseconds.
 const POLL_REFRESH_MS: u64 = 2000;

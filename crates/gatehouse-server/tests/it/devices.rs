@@ -902,6 +902,10 @@ async fn a_biometric_push_signs_alice_in_to_vault() {
     let (browser, flow, state) = vault_until_device_step(&server).await;
     let poll = crate::flows::remediation(&state, "poll").expect("a push is pending");
     assert_eq!(poll["authenticator"]["method"], "push");
+    assert!(
+        poll.get("number").is_none(),
+        "no number matching unless a rule asks: {poll:#}"
+    );
     let request = next_push(&server, &device).await;
     let res = device
         .answer(&server, &request, wire::AnswerResult::Approve, None, None)
@@ -1613,5 +1617,244 @@ async fn a_failed_local_check_is_reported_and_a_new_push_is_sent() {
     assert_eq!(res.status(), 200);
     let (_, state) = browser.post(&flow, "poll", json!({})).await;
     assert_signed_in_to_vault(&state);
+    server.stop().await;
+}
+
+/// Runs `gatehouse-verify approve [--number N]` until the daemon has a push pending; returns the
+/// last run's success and output.
+async fn approve_with(home: &std::path::Path, number: Option<u32>) -> (bool, String) {
+    let mut last = (false, String::new());
+    for _ in 0..60 {
+        let mut command = verify_command(home);
+        command.arg("approve");
+        if let Some(n) = number {
+            command.args(["--number", &n.to_string()]);
+        }
+        let out = command.output().await.unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            return (true, text);
+        }
+        // No push has reached the daemon yet: wait for it; any other refusal is the answer.
+        if !text.contains("no push is waiting") {
+            return (false, text);
+        }
+        last = (false, text);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_rule_demanding_number_matching_needs_the_number_shown_on_the_page() {
+    let server = TestServer::demo().await;
+    let policy = gatehouse_server::demo::POLICIES.replace(
+        "possession: { user_verification: biometric }",
+        "possession: { user_verification: biometric, number_matching: true }",
+    );
+    assert_ne!(
+        policy,
+        gatehouse_server::demo::POLICIES,
+        "the vault rule was changed"
+    );
+    apply_policies(&server, &policy).await;
+    let home = tempfile::tempdir().unwrap();
+    let (_daemon, _port) = real_verify_with(&server, home.path(), false).await;
+    let (browser, flow, state) = vault_until_device_step(&server).await;
+    let poll = crate::flows::remediation(&state, "poll").unwrap_or_else(|| panic!("{state:#}"));
+    assert_eq!(poll["authenticator"]["method"], "push");
+    let shown = u32::try_from(poll["number"].as_u64().expect("the state shows the number")).unwrap();
+    assert!((10..=99).contains(&shown), "{shown}");
+    let select = crate::flows::remediation(&state, "select-authenticator");
+    if let Some(select) = select {
+        let push = select["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["authenticator"]["method"] == "push")
+            .unwrap();
+        assert_eq!(push["constraints"]["number_matching"], true, "{push:#}");
+    }
+
+    // Without a number, Verify refuses to approve and the push stays usable.
+    let (ok, text) = approve_with(home.path(), None).await;
+    assert!(!ok, "approved without a number: {text}");
+    assert!(text.contains("--number"), "{text}");
+    // A wrong number is refused by the server and uses the push up.
+    let wrong = if shown == 10 { 11 } else { 10 };
+    let (ok, text) = approve_with(home.path(), Some(wrong)).await;
+    assert!(!ok, "approved with a wrong number: {text}");
+    assert!(text.contains("`number_mismatch`"), "{text}");
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_eq!(state["status"], "in_progress", "{state:#}");
+    let poll = crate::flows::remediation(&state, "poll").unwrap_or_else(|| panic!("{state:#}"));
+    let next = u32::try_from(poll["number"].as_u64().expect("a new push with a number")).unwrap();
+
+    // The number shown for the new push signs alice in.
+    let mut signed_in = false;
+    for _ in 0..40 {
+        let (ok, _) = approve_with(home.path(), Some(next)).await;
+        if ok {
+            signed_in = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(signed_in, "the right number approved the push");
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert_signed_in_to_vault(&state);
+    let log = log_types(&server).await;
+    assert!(log.iter().any(|t| t == "device.challenge.answer"), "{log:?}");
+    server.stop().await;
+}
+
+/// The user-verification key and level stored on a device's enrollment.
+async fn stored_uv_key(server: &TestServer, device: &Device) -> (Option<Value>, String) {
+    let id = gatehouse_core::model::EnrollmentId::parse(&device.enrollment_id).unwrap();
+    let enrollment = server.state.store().enrollments().get(id).await.unwrap().unwrap();
+    let data = gatehouse_server::verify::device_api::DeviceEnrollmentData::of(&enrollment).unwrap();
+    (data.uv_jwk, enrollment.user_verification.as_str().to_owned())
+}
+
+/// Asserts that a user-verification key registration was refused with `code`, that nothing was
+/// stored, and that the system log holds the refused answer.
+async fn assert_key_refused(server: &TestServer, device: &Device, res: reqwest::Response, code: &str) {
+    assert_eq!(error_code(res).await, (403, code.to_owned()));
+    assert!(device.uv.is_none(), "the device keeps no key the server refused");
+    let (jwk, level) = stored_uv_key(server, device).await;
+    assert!(jwk.is_none(), "no key stored after `{code}`");
+    assert_eq!(level, "none");
+    let filter = gatehouse_store::LogFilter {
+        type_prefix: Some("device.challenge.answer".to_owned()),
+        ..Default::default()
+    };
+    let page = server
+        .state
+        .store()
+        .log()
+        .query(&filter, &gatehouse_store::PageRequest::first(200))
+        .await
+        .unwrap();
+    let logged = page.items.iter().any(|e| {
+        e.outcome == gatehouse_core::model::Outcome::Failure
+            && e.details["decision"] == code
+            && e.details["result"] == "register_user_verification_key"
+    });
+    assert!(logged, "`{code}` is in the system log");
+}
+
+/// Removes the user-verification key from the device's enrollment, as an administrator's reset
+/// would: the policy then asks for one again.
+async fn strip_uv_key(server: &TestServer, device: &Device) {
+    let id = gatehouse_core::model::EnrollmentId::parse(&device.enrollment_id).unwrap();
+    let mut enrollment = server.state.store().enrollments().get(id).await.unwrap().unwrap();
+    for key in ["uv_jwk", "uv_kid", "uv_storage"] {
+        if let Some(map) = enrollment.data.as_object_mut() {
+            map.remove(key);
+        }
+    }
+    enrollment.user_verification = UserVerification::None;
+    // (The manual clock stands still; a person takes a moment before the next step.)
+    server.clock.advance(Duration::from_secs(2));
+    let mut tx = server.state.store().begin().await.unwrap();
+    tx.enrollments().update(&enrollment).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn user_verification_key_registrations_the_flow_did_not_ask_for_are_refused_and_logged() {
+    let server = TestServer::demo().await;
+    let mut device = Device::new(true, None);
+    assert_eq!(device.register(&server, "alice").await.status(), 201);
+
+    // Outside any flow: an enrollment challenge that belongs to no sign-in.
+    let spec = ChallengeSpec {
+        kind: ChallengeKind::EnrollUserVerification,
+        audience: ChallengeAudience::Enrollment(EnrollmentId::parse(&device.enrollment_id).unwrap()),
+        user_verification: UserVerification::Biometric,
+        user_presence: false,
+        number_challenge: false,
+        flow_id: None,
+        sub: None,
+        app: None,
+        client_ip: None,
+    };
+    let mut tx = server.state.store().begin().await.unwrap();
+    let orphan = challenges::issue(&server.state, &mut tx, &spec).await.unwrap();
+    tx.commit().await.unwrap();
+    let res = device.register_biometric_key(&server, &orphan.request).await;
+    assert_key_refused(&server, &device, res, "flow_not_live").await;
+
+    // Before the earlier steps passed: the flow asked, then the person went back to the start.
+    let (browser, flow, state) = vault_until_device_step(&server).await;
+    assert!(
+        crate::flows::remediation(&state, "enroll-user-verification").is_some(),
+        "{state:#}"
+    );
+    let request = next_push(&server, &device).await;
+    let (_, state) = browser.post(&flow, "back", json!({})).await;
+    assert!(
+        crate::flows::remediation(&state, "identify").is_some(),
+        "{state:#}"
+    );
+    let res = device.register_biometric_key(&server, &request).await;
+    assert_key_refused(&server, &device, res, "earlier_steps_not_passed").await;
+
+    // Not bound to the flow's challenge: a challenge the flow replaced (it neared expiry) is not
+    // the one the flow asks for now.
+    let (browser, flow, _) = vault_until_device_step(&server).await;
+    let stale = next_push(&server, &device).await;
+    server.clock.advance(Duration::from_secs(116));
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    let current = crate::flows::remediation(&state, "enroll-user-verification")
+        .unwrap_or_else(|| panic!("{state:#}"))["challenge"]["request"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(current, stale, "the flow issued a new challenge");
+    let res = device.register_biometric_key(&server, &stale).await;
+    assert_key_refused(&server, &device, res, "user_verification_key_not_requested").await;
+
+    // The flow's own challenge is accepted, once: a second key in the same flow is refused.
+    let fresh = next_push(&server, &device).await;
+    assert_eq!(fresh, current);
+    let res = device.register_biometric_key(&server, &fresh).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    assert!(stored_uv_key(&server, &device).await.0.is_some());
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert!(crate::flows::remediation(&state, "poll").is_some(), "{state:#}");
+    // The key is lost (an administrator's reset); the device then claims it has no key, so the
+    // flow asks for one again — but this flow already added one.
+    strip_uv_key(&server, &device).await;
+    device.uv = None;
+    let push = next_push(&server, &device).await;
+    let res = device
+        .answer(
+            &server,
+            &push,
+            wire::AnswerResult::UserVerificationUnavailable,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let (_, state) = browser.post(&flow, "poll", json!({})).await;
+    assert!(
+        crate::flows::remediation(&state, "enroll-user-verification").is_some(),
+        "{state:#}"
+    );
+    let second = next_push(&server, &device).await;
+    let res = device.register_biometric_key(&server, &second).await;
+    assert_key_refused(&server, &device, res, "user_verification_key_already_added").await;
+    let added = log_types(&server)
+        .await
+        .iter()
+        .filter(|t| *t == "device.user_verification_key.add")
+        .count();
+    assert_eq!(added, 1, "only the accepted key was logged as added");
     server.stop().await;
 }

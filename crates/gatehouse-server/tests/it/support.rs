@@ -117,6 +117,21 @@ impl TestServer {
             .bearer_auth(&self.admin_token)
     }
 
+    /// Runs one SQL statement on the server's database, from another connection.
+    pub async fn execute_sql(&self, sql: &str) {
+        if let Some(db) = &self.db {
+            db.execute(sql).await;
+        }
+    }
+
+    /// Drops the database under the running server (PostgreSQL: `WITH (FORCE)` ends its
+    /// connections; SQLite: the file is removed).
+    pub async fn lose_database(&mut self) {
+        if let Some(db) = self.db.take() {
+            db.destroy().await;
+        }
+    }
+
     /// Stops the server and drops its database.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

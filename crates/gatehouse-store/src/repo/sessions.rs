@@ -100,6 +100,15 @@ impl<E: Exec> Sessions<E> {
         rows.iter().map(session_from_row).collect()
     }
 
+    /// How many sessions are open at `now`: not ended and before their absolute expiry (the
+    /// `/metrics` gauge; an idle timeout is noticed only when the session is next used).
+    pub async fn count_open(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        let q =
+            query("SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NULL AND expires_at > $1").bind(now);
+        let n = self.ex.fetch_optional(q).await?.map_or(Ok(0), |r| r.int("n"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The open sessions with a verification record of the `device` authenticator on `device`
     /// (the sessions established with that device's Gatehouse Verify), oldest first.
     pub async fn open_verified_by_device(&mut self, device: DeviceId) -> Result<Vec<Session>, StoreError> {

@@ -193,6 +193,8 @@ async fn the_probe_answers_the_enrolled_origin_with_cors_and_private_network_acc
         assert_eq!(evil.body["error"], "origin_not_allowed");
         assert!(evil.headers.get("access-control-allow-origin").is_none());
         assert!(evil.headers.get("access-control-allow-private-network").is_none());
+        assert_eq!(evil.headers["vary"], "Origin", "refusals vary by origin too");
+        assert_eq!(evil.headers["cache-control"], "no-store");
     }
     // A look-alike origin on another port is another origin.
     let other_port = origin.replace("localhost:", "localhost:1");
