@@ -31,7 +31,8 @@ fn compute(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> 
         }
         // Every block is written before it is read (the first pass overwrites), so reusing the
         // previous hash's memory is safe.
-        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+        let memory = blocks.get_mut(..needed).ok_or(argon2::Error::MemoryTooLittle)?;
+        argon.hash_password_into_with_memory(password, salt, out, memory)
     })
 }
 

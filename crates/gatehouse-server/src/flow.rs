@@ -382,15 +382,16 @@ fn count_sign_in(state: &AppState, data: &FlowData, failed_attempt: bool) {
 
 /// Counts a typed answer against the per-IP and per-login limits. The login is the one typed in
 /// this step, else the flow's (as typed at identify, known or not).
-/// `Ok(Err(response))` is the `429` to answer.
-fn check_limits(state: &AppState, peer: SocketAddr, body: &Value, data: &FlowData) -> Result<(), Response> {
+/// `Some(response)` is the `429` to answer.
+fn check_limits(state: &AppState, peer: SocketAddr, body: &Value, data: &FlowData) -> Option<Response> {
     let typed = body.get("login").and_then(Value::as_str);
     let login = typed.or_else(|| data.identity.as_ref().map(|i| i.login.as_str()));
     state
         .flow()
         .limits
         .check(peer.ip().to_canonical(), login)
-        .map_err(|limited| {
+        .err()
+        .map(|limited| {
             let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -463,7 +464,7 @@ async fn post_step(
         };
         if attempt == 0
             && LIMITED_STEPS.contains(&remediation.as_str())
-            && let Err(refused) = check_limits(&state, peer, &body, &data)
+            && let Some(refused) = check_limits(&state, peer, &body, &data)
         {
             return Ok(refused);
         }
