@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Every test of Gatehouse. `./test.sh` runs all stages; `./test.sh STAGE…` runs only those named
-# (setup, lint, rust, e2e). It installs what the tests need that a fresh machine lacks.
+# (setup, lint, rust, e2e, fuzz). It installs what the tests need that a fresh machine lacks.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup lint rust e2e)
+[ ${#stages[@]} -gt 0 ] || stages=(setup lint rust e2e fuzz)
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -46,6 +46,31 @@ stage_e2e() {
     log "e2e suite: $suite"
     bash "$suite"
   done
+}
+
+stage_fuzz() {
+  # cargo-fuzz with `--sanitizer none` builds on the stable toolchain. Each target runs for a CI
+  # length (GATEHOUSE_FUZZ_SECONDS, default 20) from the committed seed corpus, copied so the run
+  # never rewrites it; any crash fails the stage and leaves its input under fuzz/artifacts/.
+  log "fuzz: every target for ${GATEHOUSE_FUZZ_SECONDS:-20} s"
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
+  (
+    cd fuzz
+    cargo fuzz build --sanitizer none --release
+    for target in $(cargo fuzz list); do
+      work=$(mktemp -d)
+      cp -r "corpus/$target/." "$work/"
+      log "fuzz target: $target"
+      status=0
+      cargo fuzz run --sanitizer none --release "$target" "$work" -- \
+        -max_total_time="${GATEHOUSE_FUZZ_SECONDS:-20}" -max_len=8192 -print_final_stats=1 \
+        >"$work.log" 2>&1 || status=$?
+      grep -E '^(Done|stat::number_of_executed_units)' "$work.log" || true
+      [ "$status" -eq 0 ] || tail -40 "$work.log"
+      rm -rf "$work" "$work.log"
+      [ "$status" -eq 0 ] || { echo "fuzz target $target failed (exit $status)"; exit 1; }
+    done
+  )
 }
 
 for s in "${stages[@]}"; do
