@@ -7,6 +7,9 @@ root=$(pwd)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(setup lint rust e2e fuzz)
 
+# The local PostgreSQL server the store, multi-node and crash tests create their databases on.
+export GATEHOUSE_TEST_POSTGRES_URL=${GATEHOUSE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
 log() { printf '\n==> %s\n' "$*"; }
 
 stage_setup() {
@@ -22,7 +25,6 @@ stage_lint() {
 
 stage_rust() {
   log "rust: unit, property and integration tests (SQLite and PostgreSQL)"
-  export GATEHOUSE_TEST_POSTGRES_URL=${GATEHOUSE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
   if command -v cargo-nextest >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
   else
