@@ -122,9 +122,43 @@ test('signing out of /app ends the session: the next visit asks to sign in again
   await page.locator('input[name=password]').fill('admin-password-123');
   await submit(page);
   await page.waitForURL(`${server.base}/app`);
-  await page.getByRole('button', { name: /sign out/i }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.goto(`${server.base}/app`);
   assert.match(page.url(), /\/signin\//);
+  await context.close();
+});
+
+test('on /app a person renames an authenticator, sees their apps and sessions, and signs out everywhere', async () => {
+  const { context, page, problems } = await freshPage();
+  const other = await freshPage();
+  for (const p of [page, other.page]) {
+    await p.goto(`${server.base}/app`);
+    await p.locator('input[name=login]').fill('alice');
+    await submit(p);
+    await p.locator('input[name=password]').fill('correct-horse-battery');
+    await submit(p);
+    await p.waitForURL(`${server.base}/app`);
+  }
+  await page.reload();
+  assert.equal(await page.locator('#apps a', { hasText: 'Finance' }).getAttribute('href'), 'http://127.0.0.1:9001/');
+  assert.equal(await page.locator('#sessions li').count(), 2, 'both browsers are listed');
+  await page.getByLabel(/Name for Authenticator app/).fill('Work phone');
+  await page.locator('#authenticators li[data-authenticator=totp]').getByRole('button', { name: 'Rename' }).click();
+  await page.locator('#notice').waitFor();
+  assert.match(await page.locator('#authenticators li[data-authenticator=totp]').innerText(), /Work phone/);
+  await page.setViewportSize({ width: 360, height: 800 });
+  assert.ok(
+    await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+    'no sideways scrolling at phone width',
+  );
+  await page.screenshot({ path: '../target/screenshots/dashboard.png', fullPage: true });
+  await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+  for (const p of [page, other.page]) {
+    await p.goto(`${server.base}/app`);
+    assert.match(p.url(), /\/signin\//, 'every browser must sign in again');
+  }
+  assert.deepEqual(problems, []);
+  await other.context.close();
   await context.close();
 });
 

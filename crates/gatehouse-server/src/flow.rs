@@ -218,6 +218,49 @@ pub async fn start_enroll(
     Ok(id)
 }
 
+/// Starts a re-verification for a signed-in user at `/app` (before removing an authenticator):
+/// a sign-in to Gatehouse's own pages inside the live session in which only verifications made
+/// in this flow count, so the person proves again whatever the policy asks of a sign-in. Its
+/// records join the session, and the flow returns to `return_to`.
+pub async fn start_reverify(
+    state: &AppState,
+    live: &LiveSession,
+    return_to: &str,
+) -> Result<Started, ApiError> {
+    let data = FlowData {
+        status: Status::InProgress,
+        purpose: Purpose::Dashboard {
+            return_to: return_to.to_owned(),
+        },
+        app: FlowApp {
+            id: None,
+            client_id: DASHBOARD_CLIENT.to_owned(),
+            name: "Gatehouse".to_owned(),
+        },
+        step_up: gatehouse_policy::StepUp {
+            in_flow_only: true,
+            ..gatehouse_policy::StepUp::default()
+        },
+        client_ip: live.session.client_ip.clone().unwrap_or_default(),
+        user_agent: live.session.user_agent.clone(),
+        session_id: Some(live.session.id),
+        identity: Some(Identity {
+            login: live.user.login.as_str().to_owned(),
+            user_id: Some(live.user.id),
+            keep_signed_in: live.session.keep_signed_in,
+        }),
+        records: Vec::new(),
+        pending: Pending::Identify,
+        current: None,
+        messages: Vec::new(),
+        redirect: None,
+        rule: None,
+        device: None,
+        uv_keys_added: 0,
+    };
+    begin(state, data, true).await
+}
+
 /// The client id Gatehouse's own pages sign in as: its sign-ins use the policy that lists it,
 /// or else the `dashboard` app's policy.
 pub const DASHBOARD_CLIENT: &str = "gatehouse";

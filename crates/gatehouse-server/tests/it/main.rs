@@ -10,6 +10,7 @@
 
 mod admin;
 mod console;
+mod dashboard;
 mod devices;
 mod flows;
 mod health;
