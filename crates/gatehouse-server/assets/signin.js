@@ -48,6 +48,35 @@
   }
 
   let current = null;
+  let pollTimer = null; // the next `poll` of a push waiting for the person's answer
+
+  // A push (or the biometric remediation delivered by push) is answered on the device; the page
+  // follows the flow with `poll` at the pace the server asks for until it moves on.
+  function schedulePoll(refresh) {
+    const wait = Math.min(Math.max(Number(refresh) || 2000, 500), 10000);
+    pollTimer = setTimeout(async () => {
+      pollTimer = null;
+      render(await call('POST', '/poll', {}));
+    }, wait);
+  }
+
+  function pushPanel(poll, uv) {
+    const parts = [];
+    if (uv) {
+      title.textContent = 'Add biometrics in Gatehouse Verify';
+      parts.push(el('p', { text: 'This application needs you to verify with biometrics (fingerprint or face). Gatehouse Verify on your device asks you to set them up for this account: follow it there, then approve.' }));
+      parts.push(el('p', { class: 'muted', text: 'On a computer without the app open, run: gatehouse-verify enroll-biometrics' }));
+    } else {
+      title.textContent = 'Approve the push in Gatehouse Verify';
+      parts.push(el('p', { text: 'We sent a push to your device. Approve it there to continue.' }));
+      if (poll.number !== undefined) {
+        parts.push(el('p', { text: 'Pick this number on your device:' }));
+        parts.push(el('p', { class: 'number', id: 'push-number', 'aria-label': `Number to pick: ${poll.number}`, text: String(poll.number) }));
+      }
+    }
+    parts.push(el('p', { class: 'muted', id: 'push-status', role: 'status', 'aria-live': 'polite', text: 'Waiting for your answer…' }));
+    return parts;
+  }
 
   function field(f, autofocus) {
     const id = `f-${f.name}`;
@@ -90,6 +119,8 @@
   }
 
   function draw(state) {
+    if (pollTimer) clearTimeout(pollTimer);
+    pollTimer = null;
     current = state;
     showMessages(state.messages);
     if (state.app) appLine.textContent = `to continue to ${state.app.name}`;
@@ -110,7 +141,10 @@
       return;
     }
     if (state.status === 'expired' || state.status === 'unknown') {
-      title.textContent = 'Sign-in expired';
+      title.textContent = state.status === 'expired' ? 'Sign-in expired' : 'Sign-in not found';
+      if (state.status === 'expired' && !(state.messages || []).length) {
+        showMessages([{ level: 'error', text: 'This sign-in timed out. Go back to the application and start again.' }]);
+      }
       content.replaceChildren();
       return;
     }
@@ -139,10 +173,15 @@
       if (enroll.sent_to) parts.push(el('p', { class: 'muted', text: `We sent a code to ${enroll.sent_to}.` }));
       parts.push(form('enroll-authenticator', enroll.fields, 'Continue'));
     }
+    const poll = rems.find((r) => r.name === 'poll');
+    if (poll && poll.authenticator && poll.authenticator.method === 'push') {
+      parts.push(...pushPanel(poll, rems.find((r) => r.name === 'enroll-user-verification')));
+      schedulePoll(poll.refresh);
+    }
     const select = named('select-authenticator');
     if (select) {
-      if (!challenge) title.textContent = 'Verify it is you';
-      parts.push(el('h2', { text: challenge ? 'Verify with something else' : 'Choose how to verify' }));
+      if (!challenge && !poll) title.textContent = 'Verify it is you';
+      parts.push(el('h2', { text: challenge || poll ? 'Verify with something else' : 'Choose how to verify' }));
       const list = el('ul', { class: 'options' });
       for (const o of select.options) {
         const isCurrent = challenge && challenge.authenticator.key === o.authenticator.key && challenge.authenticator.method === o.authenticator.method;
@@ -156,8 +195,8 @@
     }
     const selectEnroll = named('select-enroll');
     if (selectEnroll) {
-      if (!enroll) title.textContent = 'Set up a way to verify';
-      parts.push(el('p', { class: 'muted', text: 'This application needs a way of verifying that you have not set up yet.' }));
+      if (!enroll && !poll) title.textContent = 'Set up a way to verify';
+      parts.push(el('p', { class: 'muted', text: poll ? 'Or set up another way to verify:' : 'This application needs a way of verifying that you have not set up yet.' }));
       const list = el('ul', { class: 'options' });
       for (const o of selectEnroll.options) {
         list.append(el('li', null, el('button', {
