@@ -16,7 +16,7 @@ use crate::StoreError;
 use crate::backend::{self, Dialect, Pools, TxInner};
 use crate::repo::{
     AccessRules, AdminTokens, Apps, DeviceChallenges, DeviceProofJtis, Devices, Enrollments, Flows, Groups,
-    Log, OAuth, Policies, Sessions, Settings, SignInFailures, Users, Zones,
+    Log, OAuth, Policies, Sessions, Settings, SignInContexts, SignInFailures, UserRisks, Users, Zones,
 };
 use crate::sql::{InTx, Pooled};
 
@@ -186,6 +186,10 @@ repositories! {
     settings: Settings,
     /// Consecutive failed sign-in verifications, for lock-out.
     sign_in_failures: SignInFailures,
+    /// Where each user signed in from (risk: new device, new network).
+    sign_in_contexts: SignInContexts,
+    /// Administrators' risk verdicts on users.
+    user_risks: UserRisks,
     /// The OpenID Connect provider's codes, refresh tokens, signing keys and revoked token ids.
     oauth: OAuth,
 }

@@ -44,6 +44,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0005_console_tokens.sql",
         sql: include_str!("../../migrations/postgres/0005_console_tokens.sql"),
     },
+    MigrationFile {
+        version: 6,
+        description: "risk",
+        file: "0006_risk.sql",
+        sql: include_str!("../../migrations/postgres/0006_risk.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {

@@ -49,6 +49,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0005_console_tokens.sql",
         sql: include_str!("../../migrations/sqlite/0005_console_tokens.sql"),
     },
+    MigrationFile {
+        version: 6,
+        description: "risk",
+        file: "0006_risk.sql",
+        sql: include_str!("../../migrations/sqlite/0006_risk.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<SqlitePool, StoreError> {

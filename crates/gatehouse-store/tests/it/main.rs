@@ -15,6 +15,7 @@ mod log;
 mod migrations;
 mod oauth;
 mod policies;
+mod risk;
 mod sessions;
 mod sign_in;
 mod transactions;

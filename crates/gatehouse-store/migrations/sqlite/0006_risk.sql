@@ -1,0 +1,24 @@
+-- Risk signals and back-channel logout (SQLite). Twin of ../postgres/0006_risk.sql. See docs/risk.md.
+
+-- Where each user signed in from, for the "new device" and "new network" signals: kind `device`
+-- (the SHA-256 of the browser's gh_device cookie), `network` (the /24 or /48 of the address) or
+-- `zone` (a network zone's name). One row per value, refreshed at every successful sign-in.
+CREATE TABLE sign_in_contexts (
+    user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL,
+    value        TEXT NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, kind, value)
+);
+
+-- An administrator's risk verdict on a user (low, medium or high) until it expires.
+CREATE TABLE user_risk (
+    user_id    TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    level      TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    set_at     INTEGER NOT NULL
+);
+
+-- OpenID Connect back-channel logout: where the app wants its logout tokens POSTed.
+ALTER TABLE applications ADD COLUMN backchannel_logout_uri TEXT;

@@ -1,0 +1,114 @@
+//! What the risk scorer reads: places users signed in from, and administrators' verdicts.
+
+use gatehouse_store::{ContextKind, Store, UserRiskRow};
+
+use crate::fixtures::*;
+use crate::on_both_backends;
+
+on_both_backends!(places_are_known_per_user_kind_and_age);
+on_both_backends!(an_admin_verdict_is_set_replaced_and_cleared);
+
+async fn places_are_known_per_user_kind_and_age(store: Store) {
+    let alice = user("alice");
+    let bob = user("bob");
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&alice).await.unwrap();
+    tx.users().insert(&bob).await.unwrap();
+    tx.sign_in_contexts()
+        .touch(alice.id, ContextKind::Network, "10.1.2.0/24", at(100))
+        .await
+        .unwrap();
+    tx.sign_in_contexts()
+        .touch(alice.id, ContextKind::Device, "d1", at(100))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let nets = |v: &str| vec![v.to_owned()];
+    let mut contexts = store.sign_in_contexts();
+    assert!(
+        contexts
+            .seen(alice.id, ContextKind::Network, &nets("10.1.2.0/24"), at(50))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !contexts
+            .seen(alice.id, ContextKind::Network, &nets("10.1.2.0/24"), at(101))
+            .await
+            .unwrap(),
+        "older than the window"
+    );
+    assert!(
+        !contexts
+            .seen(alice.id, ContextKind::Zone, &nets("10.1.2.0/24"), at(50))
+            .await
+            .unwrap(),
+        "another kind"
+    );
+    assert!(
+        !contexts
+            .seen(bob.id, ContextKind::Device, &nets("d1"), at(50))
+            .await
+            .unwrap(),
+        "another user"
+    );
+    assert!(
+        contexts
+            .seen(
+                alice.id,
+                ContextKind::Device,
+                &["d0".to_owned(), "d1".to_owned()],
+                at(50)
+            )
+            .await
+            .unwrap(),
+        "any of the values"
+    );
+
+    // A later sign-in refreshes the place.
+    let mut tx = store.begin().await.unwrap();
+    tx.sign_in_contexts()
+        .touch(alice.id, ContextKind::Network, "10.1.2.0/24", at(200))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        store
+            .sign_in_contexts()
+            .seen(alice.id, ContextKind::Network, &nets("10.1.2.0/24"), at(150))
+            .await
+            .unwrap()
+    );
+}
+
+async fn an_admin_verdict_is_set_replaced_and_cleared(store: Store) {
+    let alice = user("alice");
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&alice).await.unwrap();
+    let verdict = UserRiskRow {
+        level: "high".into(),
+        reason: "credentials in a breach".into(),
+        expires_at: at(1000),
+        set_at: at(10),
+    };
+    tx.user_risks().set(alice.id, &verdict).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.user_risks().get(alice.id).await.unwrap(), Some(verdict));
+
+    let lower = UserRiskRow {
+        level: "medium".into(),
+        reason: "reviewed".into(),
+        expires_at: at(2000),
+        set_at: at(20),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.user_risks().set(alice.id, &lower).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.user_risks().get(alice.id).await.unwrap(), Some(lower));
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.user_risks().clear(alice.id).await.unwrap());
+    assert!(!tx.user_risks().clear(alice.id).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(store.user_risks().get(alice.id).await.unwrap(), None);
+}
