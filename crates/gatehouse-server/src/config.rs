@@ -71,6 +71,11 @@ pub struct Config {
     /// The loopback ports the sign-in page probes for Gatehouse Verify's FastPass daemon, in
     /// order (DESIGN section 7: `8769`). Also the only ports the page's CSP lets it connect to.
     pub fastpass_ports: Vec<u16>,
+    /// Risk scoring: weights, thresholds and windows (docs/risk.md).
+    pub risk: crate::risk::RiskConfig,
+    /// Proxies (load balancers) whose `X-Forwarded-For` is believed: the client address is the
+    /// right-most one in that header that is not such a proxy. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<gatehouse_policy::Cidr>,
 }
 
 impl Config {
@@ -95,6 +100,8 @@ impl Config {
                 sms_webhook: None,
             },
             fastpass_ports: vec![gatehouse_api::device::DEFAULT_LOOPBACK_PORT],
+            risk: crate::risk::RiskConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

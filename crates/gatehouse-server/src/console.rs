@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::admin::tokens;
 use crate::audit::Event;
-use crate::flow::{self, Started};
+use crate::flow;
 use crate::session::{self, LiveSession};
 use crate::{ApiError, AppState};
 
@@ -58,18 +58,7 @@ async fn page(
 ) -> Result<Response, ApiError> {
     let live = session::from_headers(&state, &headers).await?;
     let (Some(live), Some(cookie)) = (live, session::token_from_headers(&headers)) else {
-        let user_agent = headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let started = flow::start_dashboard(&state, "/admin", peer.ip().to_canonical(), user_agent).await?;
-        return Ok(match started {
-            Started::Interaction(id) => Redirect::to(&format!("/signin/{id}")).into_response(),
-            Started::Complete { redirect } | Started::Denied { redirect } => {
-                Redirect::to(&redirect).into_response()
-            }
-            Started::InteractionRequired { .. } => StatusCode::UNAUTHORIZED.into_response(),
-        });
+        return flow::sign_in_to_page(&state, "/admin", peer.ip(), &headers).await;
     };
     let csrf = csrf_token(&cookie);
     if !tokens::is_administrator(state.store(), live.user.id).await? {

@@ -63,18 +63,7 @@ async fn home(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Some(live) = session::from_headers(&state, &headers).await? else {
-        let user_agent = headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let started = flow::start_dashboard(&state, "/app", peer.ip().to_canonical(), user_agent).await?;
-        return Ok(match started {
-            Started::Interaction(id) => Redirect::to(&format!("/signin/{id}")).into_response(),
-            Started::Complete { redirect } | Started::Denied { redirect } => {
-                Redirect::to(&redirect).into_response()
-            }
-            Started::InteractionRequired { .. } => StatusCode::UNAUTHORIZED.into_response(),
-        });
+        return flow::sign_in_to_page(&state, "/app", peer.ip(), &headers).await;
     };
     let now = state.now();
     let enrollments = state.store().enrollments().of_user(live.user.id).await?;

@@ -47,6 +47,8 @@ use data::{FlowApp, FlowData, Identity, Pending, Purpose, Status};
 pub struct FlowState {
     delivery: delivery::Delivery,
     limits: crate::limits::RateLimits,
+    /// Recent failed attempts per address, for the risk scorer.
+    pub failures: crate::risk::FailureWindow,
 }
 
 impl FlowState {
@@ -54,6 +56,7 @@ impl FlowState {
         Ok(Self {
             delivery: delivery::Delivery::new(&config.delivery)?,
             limits: crate::limits::RateLimits::new(config.rate_limits),
+            failures: crate::risk::FailureWindow::default(),
         })
     }
 
@@ -76,6 +79,8 @@ pub struct FlowStart {
     pub interaction_allowed: bool,
     pub client_ip: IpAddr,
     pub user_agent: Option<String>,
+    /// The browser (digest of its `gh_device` cookie), for the risk scorer.
+    pub browser: Option<String>,
 }
 
 /// How a new sign-in begins.
@@ -126,6 +131,8 @@ pub async fn start(
         rule: None,
         device: None,
         uv_keys_added: 0,
+        browser: start.browser,
+        risk: None,
     };
     begin(state, data, start.interaction_allowed).await
 }
@@ -136,6 +143,7 @@ pub async fn start_dashboard(
     return_to: &str,
     client_ip: IpAddr,
     user_agent: Option<String>,
+    browser: Option<String>,
 ) -> Result<Started, ApiError> {
     let data = FlowData {
         status: Status::InProgress,
@@ -160,8 +168,38 @@ pub async fn start_dashboard(
         rule: None,
         device: None,
         uv_keys_added: 0,
+        browser,
+        risk: None,
     };
     begin(state, data, true).await
+}
+
+/// The answer to a visit of one of Gatehouse's own pages (`/app`, `/admin`) without a session:
+/// a sign-in flow for it, from the visitor's address, with the browser cookie set on first visit.
+pub async fn sign_in_to_page(
+    state: &AppState,
+    return_to: &str,
+    peer: IpAddr,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (browser, cookie) = crate::risk::browser_of(state, headers);
+    let ip = crate::risk::client_ip(state, peer, headers);
+    let started = start_dashboard(state, return_to, ip, user_agent, Some(browser)).await?;
+    let mut response = match started {
+        Started::Interaction(id) => axum::response::Redirect::to(&format!("/signin/{id}")).into_response(),
+        Started::Complete { redirect } | Started::Denied { redirect } => {
+            axum::response::Redirect::to(&redirect).into_response()
+        }
+        Started::InteractionRequired { .. } => StatusCode::UNAUTHORIZED.into_response(),
+    };
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// Starts setting up `authenticator` for a signed-in user (self-service at `/app`); the flow
@@ -207,6 +245,8 @@ pub async fn start_enroll(
         rule: None,
         device: None,
         uv_keys_added: 0,
+        browser: None,
+        risk: None,
     };
     let mut work = steps::Work {
         subject: engine::Subject::load(state, &data).await?,
@@ -257,6 +297,8 @@ pub async fn start_reverify(
         rule: None,
         device: None,
         uv_keys_added: 0,
+        browser: None,
+        risk: None,
     };
     begin(state, data, true).await
 }
@@ -273,6 +315,7 @@ async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) 
             subject: engine::Subject::load(state, &data).await?,
             ..steps::Work::default()
         };
+        engine::score_risk(state, &mut data, work.subject.user.as_ref()).await?;
         steps::decide(state, id, &mut data, &policies, &mut work, state.now())?;
         if let Some(satisfied_by) = work.allow.take() {
             let now = state.now();
@@ -421,32 +464,40 @@ fn count_sign_in(state: &AppState, data: &FlowData, failed_attempt: bool) {
     if failed_attempt {
         state.metrics().sign_in(SignIn::FailedAttempt);
     }
+    // Every refused answer counts for the address's failure velocity, known login or not.
+    let refused = failed_attempt
+        || data
+            .messages
+            .iter()
+            .any(|m| m.level == "error" && m.code.starts_with("invalid_"));
+    if refused && let Ok(ip) = data.client_ip.parse::<IpAddr>() {
+        let window = state.config().risk.velocity_window;
+        state
+            .flow()
+            .failures
+            .record(ip.to_canonical(), state.now(), window);
+    }
 }
 
 /// Counts a typed answer against the per-IP and per-login limits. The login is the one typed in
 /// this step, else the flow's (as typed at identify, known or not).
 /// `Some(response)` is the `429` to answer.
-fn check_limits(state: &AppState, peer: SocketAddr, body: &Value, data: &FlowData) -> Option<Response> {
+fn check_limits(state: &AppState, peer: IpAddr, body: &Value, data: &FlowData) -> Option<Response> {
     let typed = body.get("login").and_then(Value::as_str);
     let login = typed.or_else(|| data.identity.as_ref().map(|i| i.login.as_str()));
-    state
-        .flow()
-        .limits
-        .check(peer.ip().to_canonical(), login)
-        .err()
-        .map(|limited| {
-            let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-            let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                format!("Too many attempts. Wait {seconds} seconds and try again."),
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            response
-        })
+    state.flow().limits.check(peer, login).err().map(|limited| {
+        let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("Too many attempts. Wait {seconds} seconds and try again."),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+    })
 }
 
 async fn get_flow(State(state): State<AppState>, Path(flow_id): Path<String>) -> Result<Response, ApiError> {
@@ -507,7 +558,12 @@ async fn post_step(
         };
         if attempt == 0
             && LIMITED_STEPS.contains(&remediation.as_str())
-            && let Some(refused) = check_limits(&state, peer, &body, &data)
+            && let Some(refused) = check_limits(
+                &state,
+                crate::risk::client_ip(&state, peer.ip(), &headers),
+                &body,
+                &data,
+            )
         {
             return Ok(refused);
         }

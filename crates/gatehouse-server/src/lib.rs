@@ -27,6 +27,8 @@
 //! - `session`: global sessions — the `gh_session` cookie, the live session of a request, ending.
 //! - `flow`: sign-in flows (the interaction API) and the sign-in page.
 //! - `limits`: per-IP and per-login rate limits on sign-in steps (`429` with `Retry-After`).
+//! - `risk`: the facts the risk scorer reads (sign-in history, failures, zones, admin verdicts),
+//!   the `gh_device` browser cookie, and the client address behind trusted proxies.
 
 pub mod admin;
 mod app;
@@ -45,6 +47,7 @@ pub mod limits;
 pub mod metrics;
 pub mod oidc;
 pub mod passwords;
+pub mod risk;
 pub mod secrets;
 pub mod session;
 mod state;

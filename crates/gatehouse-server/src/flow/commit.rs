@@ -226,6 +226,10 @@ pub(super) async fn finish(
         tx.sessions().add_record(record).await?;
     }
     tx.users().record_sign_in(user.id, now).await?;
+    if let Ok(ip) = data.client_ip.parse::<std::net::IpAddr>() {
+        let zones = &policies.document().network_zones;
+        crate::risk::remember(tx, &user, ip.to_canonical(), data.browser.as_deref(), zones, now).await?;
+    }
     // `satisfied_by` indexes the records as the policy saw them: the session's, then the flow's.
     let seen: Vec<&VerificationRecord> = subject.session_records.iter().chain(new_records.iter()).collect();
     let satisfied: Vec<VerificationRecord> = satisfied_by
@@ -249,6 +253,11 @@ pub(super) async fn finish(
             .collect::<Vec<_>>(),
     )
     .client_ip(data.client_ip.clone());
+    if let Some(risk) = &data.risk {
+        event = event
+            .detail("risk", risk.level.as_str())
+            .detail("risk_signals", risk.signals.join(","));
+    }
     if let Some(app) = data.app.id {
         event = event.app(app);
     }

@@ -50,6 +50,30 @@ pub struct FlowData {
     /// User-verification keys added to a device during this flow (at most one).
     #[serde(default)]
     pub uv_keys_added: u32,
+    /// The browser (SHA-256 of its `gh_device` cookie), for the risk scorer.
+    #[serde(default)]
+    pub browser: Option<String>,
+    /// The sign-in's risk, scored when the user became known (docs/risk.md).
+    #[serde(default)]
+    pub risk: Option<FlowRisk>,
+}
+
+/// A flow's risk level and the signals that produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowRisk {
+    pub level: gatehouse_policy::RiskLevel,
+    pub score: u32,
+    pub signals: Vec<String>,
+}
+
+impl FlowRisk {
+    pub fn of(assessment: &gatehouse_core::risk::RiskAssessment) -> Self {
+        Self {
+            level: assessment.level,
+            score: assessment.score,
+            signals: assessment.signals.iter().map(|s| s.name.to_owned()).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

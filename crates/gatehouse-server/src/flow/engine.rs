@@ -124,8 +124,28 @@ pub fn context(data: &FlowData, subject: &Subject) -> RequestContext {
         },
         ip,
         device: super::device::policy_device(data),
-        risk: RiskLevel::Low,
+        risk: data.risk.as_ref().map_or(RiskLevel::Low, |r| r.level),
     }
+}
+
+/// Scores the sign-in's risk once the user is known (docs/risk.md); an unknown login stays `low`,
+/// so its screens are those of a known user on a known browser.
+pub async fn score_risk(
+    state: &AppState,
+    data: &mut FlowData,
+    user: Option<&User>,
+) -> Result<(), ServerError> {
+    let Some(user) = user else {
+        return Ok(());
+    };
+    let ip = data
+        .client_ip
+        .parse::<IpAddr>()
+        .map(|ip| ip.to_canonical())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let assessment = crate::risk::assess(state, user, ip, data.browser.as_deref(), state.now()).await?;
+    data.risk = Some(super::data::FlowRisk::of(&assessment));
+    Ok(())
 }
 
 /// The policy engine's view of an enrollment.

@@ -289,6 +289,12 @@ pub fn decide(
     .detail("decision", decision.kind())
     .detail("login", identity.login.clone())
     .client_ip(data.client_ip.clone());
+    if let Some(risk) = &data.risk {
+        event = event
+            .detail("risk", risk.level.as_str())
+            .detail("risk_score", i64::from(risk.score))
+            .detail("risk_signals", risk.signals.join(","));
+    }
     if let Some(user) = &subject.user {
         event = event.user(user.id);
     }
@@ -427,6 +433,7 @@ async fn identify(
         // An expired lock-out is lifted in this step's transaction; read the user as unlocked.
         subject_user.status = user.status;
     }
+    engine::score_risk(state, data, usable.as_ref()).await?;
     Ok(true)
 }
 

@@ -139,19 +139,21 @@ async fn authorize(
         in_flow_only: step_up.force_reauthentication,
     };
     let interaction_allowed = request.interaction_allowed();
+    let (browser, new_browser_cookie) = crate::risk::browser_of(state, headers);
     let start = FlowStart {
         request: request.clone(),
         app: client.app.clone(),
         step_up: policy_step_up,
         force_login,
         interaction_allowed,
-        client_ip: peer.ip().to_canonical(),
+        client_ip: crate::risk::client_ip(state, peer.ip(), headers),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        browser: Some(browser),
     };
-    Ok(match flow::start(state, live, start).await? {
+    let mut response = match flow::start(state, live, start).await? {
         Started::Interaction(id) => found(&format!("/signin/{id}")),
         Started::Complete { redirect } | Started::Denied { redirect } => found(&redirect),
         Started::InteractionRequired { login_required } => {
@@ -166,7 +168,11 @@ async fn authorize(
             log_deny(state, Some(client.app.id), &error, peer).await?;
             found(&request.error_redirect(&error, state.issuer()))
         }
-    })
+    };
+    if let Some(cookie) = new_browser_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 async fn log_deny(
