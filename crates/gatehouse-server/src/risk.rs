@@ -236,6 +236,26 @@ pub fn parse_level(text: &str) -> Option<RiskLevel> {
     }
 }
 
+/// The client's address: the TCP peer, or — when the peer is a trusted proxy — the right-most
+/// address of `X-Forwarded-For` that is not a trusted proxy itself.
+pub fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let peer = peer.to_canonical();
+    let trusted = &state.config().trusted_proxies;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if trusted.is_empty() || !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    hops.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,24 +279,4 @@ mod tests {
         assert_eq!(w.count(ip, t(75), window), 1, "the first fell out of the window");
         assert_eq!(w.count("192.0.2.2".parse().unwrap(), t(40), window), 0);
     }
-}
-
-/// The client's address: the TCP peer, or — when the peer is a trusted proxy — the right-most
-/// address of `X-Forwarded-For` that is not a trusted proxy itself.
-pub fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-    let peer = peer.to_canonical();
-    let trusted = &state.config().trusted_proxies;
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
-    if trusted.is_empty() || !is_trusted(peer) {
-        return peer;
-    }
-    let hops: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-        .map(|ip| ip.to_canonical())
-        .collect();
-    hops.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer)
 }
