@@ -10,6 +10,7 @@ pub mod enrollments;
 pub mod groups;
 pub mod logs;
 pub mod policies;
+pub mod risk;
 pub mod sessions;
 pub mod users;
 pub mod zones;

@@ -24,6 +24,7 @@ pub mod apps;
 pub mod extract;
 pub mod groups;
 pub mod logs;
+pub mod risk;
 pub mod policies;
 pub mod tokens;
 pub mod users;
@@ -66,6 +67,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::enrollments))
         .routes(routes!(users::delete_enrollment))
         .routes(routes!(users::sessions, users::end_sessions))
+        .routes(routes!(risk::get_risk, risk::set_risk, risk::clear_risk))
         .routes(routes!(groups::list, groups::create))
         .routes(routes!(groups::get_one, groups::update, groups::delete))
         .routes(routes!(groups::members))

@@ -603,3 +603,108 @@ async fn post_step(
         "this sign-in was changed by another request; reload it",
     ))
 }
+
+/// What continuous evaluation found for a live session (DESIGN section 9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Continuous {
+    /// The app's policy still allows the session.
+    Holds,
+    /// The matching rule now asks for more than the session proved: the user must sign in again
+    /// (step up); the session itself lives on.
+    StepUp { rule: String },
+    /// The matching rule denies: the session ends.
+    Ends { rule: String, message: String },
+}
+
+/// Re-evaluates `client_id`'s policy for a live session against the current context — the
+/// address of this request, the session's device as it is now, the risk now — as a token
+/// refresh does (docs/risk.md). The session's verifications count as those of one sign-in: a
+/// rule's reauthentication window still bounds their age.
+pub async fn reevaluate(
+    state: &AppState,
+    session: &gatehouse_core::model::Session,
+    user: &gatehouse_core::model::User,
+    client_id: &str,
+    ip: IpAddr,
+) -> Result<(Continuous, Option<data::FlowRisk>), ServerError> {
+    let now = state.now();
+    let policies = state.policies().await?;
+    let records = state.store().sessions().records(session.id).await?;
+    let mut data = FlowData {
+        status: Status::InProgress,
+        purpose: Purpose::Dashboard {
+            return_to: String::new(),
+        },
+        app: FlowApp {
+            id: None,
+            client_id: client_id.to_owned(),
+            name: client_id.to_owned(),
+        },
+        step_up: gatehouse_policy::StepUp::default(),
+        client_ip: ip.to_canonical().to_string(),
+        user_agent: None,
+        session_id: None,
+        identity: Some(Identity {
+            login: user.login.as_str().to_owned(),
+            user_id: Some(user.id),
+            keep_signed_in: session.keep_signed_in,
+        }),
+        records: records
+            .iter()
+            .map(|r| data::FlowRecord {
+                id: r.id,
+                authenticator: r.authenticator,
+                method: r.method,
+                enrollment_id: r.enrollment_id,
+                device_id: r.device_id,
+                verified_at: r.verified_at,
+                proof: r.proof,
+            })
+            .collect(),
+        pending: Pending::Identify,
+        current: None,
+        messages: Vec::new(),
+        redirect: None,
+        rule: None,
+        device: None,
+        uv_keys_added: 0,
+        browser: None,
+        risk: None,
+    };
+    let subject = engine::Subject::load_with(state, &data, Some(user.clone())).await?;
+    if let Some(device_id) = session.device_id
+        && let Some(device) = subject
+            .devices
+            .iter()
+            .find(|d| d.id == device_id && d.status == gatehouse_core::device::DeviceStatus::Active)
+        && let Some(enrollment) = subject
+            .enrollments
+            .iter()
+            .find(|e| e.device_id == Some(device_id) && e.is_active())
+    {
+        data.device = Some(data::ProvenDevice {
+            device_id,
+            enrollment_id: enrollment.id,
+            managed: device.managed,
+            platform: device.platform.clone(),
+            secure_hardware: device.secure_hardware,
+            biometric_capable: device.biometric_capable,
+            pop_hardware: enrollment.hardware_protected,
+        });
+    }
+    engine::score_risk(state, &mut data, Some(user)).await?;
+    let Some(policy) = engine::app_policy(&policies, &data) else {
+        return Ok((Continuous::Holds, data.risk));
+    };
+    let decision = engine::evaluate(policy, &data, &subject, now);
+    let rule = decision.rule.to_string();
+    let verdict = match decision.kind() {
+        "allow" => Continuous::Holds,
+        "deny" => Continuous::Ends {
+            message: format!("the sign-in policy's rule `{rule}` now denies this session"),
+            rule,
+        },
+        _ => Continuous::StepUp { rule },
+    };
+    Ok((verdict, data.risk))
+}

@@ -81,6 +81,15 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u16).range(1..)
     )]
     fastpass_ports: Vec<u16>,
+    /// Load balancers or proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client.
+    #[arg(long, value_delimiter = ',', env = "GATEHOUSE_TRUSTED_PROXIES", value_parser = parse_cidr)]
+    trusted_proxies: Vec<gatehouse_policy::Cidr>,
+    /// Risk score at which a sign-in is `medium` (docs/risk.md: a new browser adds 30, a new network 30).
+    #[arg(long, default_value_t = 50, env = "GATEHOUSE_RISK_MEDIUM_AT")]
+    risk_medium_at: u32,
+    /// Risk score at which a sign-in is `high`.
+    #[arg(long, default_value_t = 80, env = "GATEHOUSE_RISK_HIGH_AT")]
+    risk_high_at: u32,
 }
 
 impl ServeArgs {
@@ -111,6 +120,9 @@ impl ServeArgs {
             sms_webhook: self.sms_webhook,
         };
         config.fastpass_ports = self.fastpass_ports;
+        config.trusted_proxies = self.trusted_proxies;
+        config.risk.settings.medium_at = self.risk_medium_at;
+        config.risk.settings.high_at = self.risk_high_at;
         config
     }
 }
@@ -197,4 +209,8 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+fn parse_cidr(text: &str) -> Result<gatehouse_policy::Cidr, String> {
+    gatehouse_policy::Cidr::parse(text).map_err(|e| e.to_string())
 }

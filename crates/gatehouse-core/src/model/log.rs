@@ -144,6 +144,8 @@ pub mod types {
     pub const USER_ENROLLMENT_DEACTIVATE: KnownType = EventType::known("user.enrollment.deactivate");
     pub const USER_ENROLLMENT_DELETE: KnownType = EventType::known("user.enrollment.delete");
     pub const USER_ENROLLMENT_RENAME: KnownType = EventType::known("user.enrollment.rename");
+    pub const USER_RISK_SET: KnownType = EventType::known("user.risk.set");
+    pub const USER_RISK_CLEAR: KnownType = EventType::known("user.risk.clear");
     pub const USER_SESSION_START: KnownType = EventType::known("user.session.start");
     pub const USER_SESSION_END: KnownType = EventType::known("user.session.end");
     pub const ZONE_CREATE: KnownType = EventType::known("zone.lifecycle.create");
@@ -201,6 +203,8 @@ pub mod types {
         USER_ENROLLMENT_DEACTIVATE,
         USER_ENROLLMENT_DELETE,
         USER_ENROLLMENT_RENAME,
+        USER_RISK_SET,
+        USER_RISK_CLEAR,
         USER_SESSION_START,
         USER_SESSION_END,
         ZONE_CREATE,

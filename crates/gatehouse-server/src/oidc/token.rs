@@ -3,13 +3,14 @@
 //! SHA-256 digests compared in constant time (no argon2 here); tokens are ES256 JWTs signed with
 //! the keys held in memory.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::model::{Actor, Outcome, SessionId, User, UserId, event_types};
+use gatehouse_core::model::{Actor, EndReason, Outcome, SessionId, User, UserId, event_types};
 use gatehouse_crypto::{SigningAlgorithm, digest, random};
 use gatehouse_oidc::claims::{AccessTokenInput, AccessTokenUser, IdTokenInput, UserProfile};
 use gatehouse_oidc::code::{CodeDecision, CodeRecord, redeem_code};
@@ -98,9 +99,11 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> ServerError {
 
 pub async fn token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let client_ip = crate::risk::client_ip(&state, peer.ip(), &headers);
     let request = match form(&body).and_then(|p| parse_token_request(&p, authorization(&headers))) {
         Ok(r) => r,
         Err(e) => {
@@ -145,7 +148,7 @@ pub async fn token(
             .await
         }
         Grant::RefreshToken { refresh_token, scope } => {
-            refresh(&state, &clients, client, refresh_token, scope.as_ref()).await
+            refresh(&state, &clients, client, refresh_token, scope.as_ref(), client_ip).await
         }
         Grant::ClientCredentials { scope } => client_credentials(&state, &clients, client, scope).await,
     };
@@ -481,6 +484,7 @@ async fn refresh(
     client: &Client,
     token: &str,
     requested: Option<&ScopeSet>,
+    client_ip: IpAddr,
 ) -> Result<(TokenResponse, Option<UserId>), Failure> {
     let now = state.now();
     let digest = digest::sha256_hex(token.as_bytes());
@@ -514,21 +518,23 @@ async fn refresh(
     let Some(row) = row else {
         return Err(invalid_grant("the refresh token is invalid, expired or revoked"));
     };
-    // The sign-in the token rests on must still hold: a live session, an active user.
+    // The sign-in the token rests on must still hold: an active user, a live session, and the
+    // app's policy against the context of this request (continuous evaluation, docs/risk.md).
+    let (user, groups) = active_user(state, row.user_id).await?;
     if let Some(session_id) = row.session_id {
-        let live = state
+        let Some(session) = state
             .store()
             .sessions()
             .get(session_id)
             .await?
-            .is_some_and(|s| s.is_live(now));
-        if !live {
+            .filter(|s| s.is_live(now))
+        else {
             return Err(invalid_grant(
                 "the session this refresh token belongs to has ended",
             ));
-        }
+        };
+        continuous(state, client, &session, &user, client_ip).await?;
     }
-    let (user, groups) = active_user(state, row.user_id).await?;
     let access = evaluate(
         clients,
         client,
@@ -569,6 +575,60 @@ async fn refresh(
         },
         Some(user.id),
     ))
+}
+
+/// Continuous evaluation at a refresh: the session's app policy, evaluated now. A rule that
+/// denies ends the session (its refresh tokens with it); one that asks for more refuses the
+/// refresh so the app sends the user to sign in again. Both are in the system log.
+async fn continuous(
+    state: &AppState,
+    client: &Client,
+    session: &gatehouse_core::model::Session,
+    user: &User,
+    client_ip: IpAddr,
+) -> Result<(), Failure> {
+    let client_id = client.registration.client_id.as_str();
+    let (verdict, risk) = crate::flow::reevaluate(state, session, user, client_id, client_ip).await?;
+    let (outcome, rule) = match &verdict {
+        crate::flow::Continuous::Holds => return Ok(()),
+        crate::flow::Continuous::StepUp { rule } => (Outcome::Challenge, rule.clone()),
+        crate::flow::Continuous::Ends { rule, .. } => (Outcome::Deny, rule.clone()),
+    };
+    let now = state.now();
+    let mut event = Event::new(event_types::POLICY_EVALUATE, Actor::User(user.id), outcome)
+        .user(user.id)
+        .app(client.app.id)
+        .detail("trigger", "refresh")
+        .detail("session_id", session.id.to_string())
+        .detail("rule", rule)
+        .client_ip(client_ip.to_string());
+    if let Some(risk) = &risk {
+        event = event
+            .detail("risk", risk.level.as_str())
+            .detail("risk_signals", risk.signals.join(","));
+    }
+    match verdict {
+        crate::flow::Continuous::Ends { message, .. } => {
+            let mut tx = state.store().begin().await?;
+            event.append(&mut tx, now).await?;
+            crate::session::end_in(
+                &mut tx,
+                session.id,
+                EndReason::PolicyViolation,
+                Actor::System,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Err(invalid_grant(&format!("{message}; the session has ended")))
+        }
+        _ => {
+            event.commit_alone(state, now).await?;
+            Err(invalid_grant(
+                "the sign-in policy now asks for more than this session proved: sign in again",
+            ))
+        }
+    }
 }
 
 async fn client_credentials(
