@@ -43,7 +43,12 @@ pub async fn get_risk(
         return Err(ApiError::not_found("user"));
     }
     let now = state.now();
-    let row = state.store().user_risks().get(id).await?.filter(|r| r.expires_at > now);
+    let row = state
+        .store()
+        .user_risks()
+        .get(id)
+        .await?
+        .filter(|r| r.expires_at > now);
     Ok(Json(to_wire(id, row.as_ref())))
 }
 
@@ -60,12 +65,18 @@ pub async fn set_risk(
         .ok_or_else(|| ApiError::invalid("level", "`level` is one of `low`, `medium`, `high`"))?;
     let reason = input.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::invalid("reason", "give a reason of 1 to 500 characters"));
+        return Err(ApiError::invalid(
+            "reason",
+            "give a reason of 1 to 500 characters",
+        ));
     }
     let now = state.now();
     let expires_at = match (&input.expires_at, &input.duration) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid("duration", "give `expires_at` or `duration`, not both"));
+            return Err(ApiError::invalid(
+                "duration",
+                "give `expires_at` or `duration`, not both",
+            ));
         }
         (Some(at), None) => at
             .parse::<Timestamp>()

@@ -15,4 +15,5 @@ mod devices;
 mod flows;
 mod health;
 mod oidc;
+mod risk;
 mod support;

@@ -10,18 +10,18 @@ use serde_json::{Value, json};
 use crate::flows::{Browser, remediation, totp_code};
 use crate::support::{Options, TestServer};
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const POLICY_FAILED: &str = "Policy evaluation failed for this request.";
 
 #[derive(Clone, Copy)]
-struct App {
+pub struct App {
     id: &'static str,
     secret: Option<&'static str>,
     redirect: &'static str,
 }
 
-const DASHBOARD: App = App {
+pub const DASHBOARD: App = App {
     id: "dashboard",
     secret: Some("demo-dashboard-secret"),
     redirect: "http://127.0.0.1:9000/callback",
@@ -42,7 +42,7 @@ const BLOCKED: App = App {
     redirect: "http://127.0.0.1:9003/callback",
 };
 
-fn authorize_url(server: &TestServer, app: App, extra: &[(&str, &str)]) -> String {
+pub fn authorize_url(server: &TestServer, app: App, extra: &[(&str, &str)]) -> String {
     let mut url = url::Url::parse(&server.url("/oauth2/authorize")).unwrap();
     {
         let mut q = url.query_pairs_mut();
@@ -65,7 +65,7 @@ fn authorize_url(server: &TestServer, app: App, extra: &[(&str, &str)]) -> Strin
     url.to_string()
 }
 
-fn location(res: &reqwest::Response) -> String {
+pub fn location(res: &reqwest::Response) -> String {
     res.headers()
         .get("location")
         .unwrap_or_else(|| panic!("a redirect, got {}", res.status()))
@@ -74,11 +74,11 @@ fn location(res: &reqwest::Response) -> String {
         .to_owned()
 }
 
-fn query(uri: &str) -> Vec<(String, String)> {
+pub fn query(uri: &str) -> Vec<(String, String)> {
     url::Url::parse(uri).unwrap().query_pairs().into_owned().collect()
 }
 
-fn param(uri: &str, name: &str) -> Option<String> {
+pub fn param(uri: &str, name: &str) -> Option<String> {
     query(uri).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
@@ -119,14 +119,14 @@ async fn sign_in_alice(server: &TestServer, browser: &Browser, authorize: &str) 
     state["redirect"].as_str().unwrap().to_owned()
 }
 
-fn code_of(redirect: &str, app: App, server: &TestServer) -> String {
+pub fn code_of(redirect: &str, app: App, server: &TestServer) -> String {
     assert!(redirect.starts_with(app.redirect), "{redirect}");
     assert_eq!(param(redirect, "state").as_deref(), Some("st-123"));
     assert_eq!(param(redirect, "iss").as_deref(), Some(server.base.as_str()));
     param(redirect, "code").unwrap_or_else(|| panic!("a code: {redirect}"))
 }
 
-async fn token(server: &TestServer, app: App, form: &[(&str, &str)]) -> (u16, Value) {
+pub async fn token(server: &TestServer, app: App, form: &[(&str, &str)]) -> (u16, Value) {
     let client = reqwest::Client::new();
     let mut req = client.post(server.url("/oauth2/token"));
     let mut form: Vec<(&str, &str)> = form.to_vec();
@@ -140,7 +140,7 @@ async fn token(server: &TestServer, app: App, form: &[(&str, &str)]) -> (u16, Va
     (status, res.json().await.unwrap())
 }
 
-async fn exchange(server: &TestServer, app: App, code: &str, verifier: &str) -> (u16, Value) {
+pub async fn exchange(server: &TestServer, app: App, code: &str, verifier: &str) -> (u16, Value) {
     token(
         server,
         app,
