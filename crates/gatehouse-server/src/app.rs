@@ -98,6 +98,7 @@ pub async fn serve(
             upkeep.metrics().upkeep();
         }
     });
+    let backchannel = tokio::spawn(oidc::backchannel::run(state.clone()));
     let shutdown = async move {
         shutdown.await;
         // Load balancers see `/readyz` fail while the requests in flight finish.
@@ -109,6 +110,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await?;
     upkeep.abort();
+    backchannel.abort();
     state.store().close().await;
     Ok(())
 }

@@ -207,6 +207,7 @@ pub async fn seed_if_empty(state: &AppState) -> Result<bool, ServerError> {
                 TokenAuthMethod::None
             },
             policy_id: None,
+            backchannel_logout_uri: None,
             assignments: Assignments {
                 groups: vec![EVERYONE_ID],
                 users: Vec::new(),

@@ -32,6 +32,7 @@ use crate::audit::Event;
 use crate::{AppState, Clock, ServerError};
 
 mod authorize;
+pub mod backchannel;
 mod endpoints;
 pub mod keys;
 mod token;
@@ -333,8 +334,17 @@ pub fn deny_redirect(state: &AppState, request: &AuthorizationRequest, descripti
 }
 
 /// Revokes the refresh tokens issued from a session that is ending, inside its transaction.
-pub async fn on_session_end(tx: &mut Tx, session: SessionId, _now: Timestamp) -> Result<(), StoreError> {
+pub async fn on_session_end(
+    tx: &mut Tx,
+    session: SessionId,
+    user: gatehouse_core::model::UserId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     tx.oauth().revoke_of_session(session).await?;
+    // Apps that asked for back-channel logout hear of it (delivered by `backchannel`).
+    tx.backchannel_logouts()
+        .enqueue_for_session(session, user, now)
+        .await?;
     Ok(())
 }
 

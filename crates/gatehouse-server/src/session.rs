@@ -111,7 +111,7 @@ pub async fn end_in(
     };
     let ended = tx.sessions().end(id, reason, now).await?;
     if ended {
-        crate::oidc::on_session_end(tx, id, now).await?;
+        crate::oidc::on_session_end(tx, id, session.user_id, now).await?;
         // The admin console's tokens die with their session.
         tx.admin_tokens().revoke_of_session(&id.to_string(), now).await?;
         Event::new(event_types::USER_SESSION_END, actor, Outcome::Success)

@@ -180,6 +180,7 @@ pub async fn ensure_builtin_client(state: &AppState) -> Result<bool, ServerError
         grant_types: vec![GrantType::AuthorizationCode],
         token_endpoint_auth_method: TokenAuthMethod::None,
         policy_id: None,
+        backchannel_logout_uri: None,
         assignments: Assignments {
             groups: vec![EVERYONE_ID],
             users: Vec::new(),

@@ -30,7 +30,7 @@ pub use backend::{Dialect, MigrationFile, migration_lists};
 pub use error::StoreError;
 pub use page::{Page, PageError, PageRequest};
 pub use repo::{
-    AdminToken, AdminTokenBinding, CodeRow, ContextKind, LogFilter, RefreshRow, SigningKeyRow,
-    StoredChallenge, UserFilter, UserRiskRow,
+    AdminToken, AdminTokenBinding, BackchannelLogout, CodeRow, ContextKind, LogFilter, RefreshRow,
+    SigningKeyRow, StoredChallenge, UserFilter, UserRiskRow,
 };
 pub use store::{Store, Tx, new_id};

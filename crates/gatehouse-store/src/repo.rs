@@ -9,6 +9,7 @@
 mod access_rules;
 mod admin_tokens;
 mod apps;
+mod backchannel;
 mod device_challenges;
 mod devices;
 mod enrollments;
@@ -27,6 +28,7 @@ mod zones;
 pub use access_rules::AccessRules;
 pub use admin_tokens::{AdminToken, AdminTokenBinding, AdminTokens};
 pub use apps::Apps;
+pub use backchannel::{BackchannelLogout, BackchannelLogouts};
 pub use device_challenges::{DeviceChallenges, DeviceProofJtis, StoredChallenge};
 pub use devices::Devices;
 pub use enrollments::Enrollments;

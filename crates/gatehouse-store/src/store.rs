@@ -15,8 +15,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::StoreError;
 use crate::backend::{self, Dialect, Pools, TxInner};
 use crate::repo::{
-    AccessRules, AdminTokens, Apps, DeviceChallenges, DeviceProofJtis, Devices, Enrollments, Flows, Groups,
-    Log, OAuth, Policies, Sessions, Settings, SignInContexts, SignInFailures, UserRisks, Users, Zones,
+    AccessRules, AdminTokens, Apps, BackchannelLogouts, DeviceChallenges, DeviceProofJtis, Devices,
+    Enrollments, Flows, Groups, Log, OAuth, Policies, Sessions, Settings, SignInContexts, SignInFailures,
+    UserRisks, Users, Zones,
 };
 use crate::sql::{InTx, Pooled};
 
@@ -190,6 +191,8 @@ repositories! {
     sign_in_contexts: SignInContexts,
     /// Administrators' risk verdicts on users.
     user_risks: UserRisks,
+    /// Back-channel logout tokens to deliver.
+    backchannel_logouts: BackchannelLogouts,
     /// The OpenID Connect provider's codes, refresh tokens, signing keys and revoked token ids.
     oauth: OAuth,
 }

@@ -17,6 +17,8 @@ pub struct App {
     /// Compared byte for byte.
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where OpenID Connect back-channel logout tokens are POSTed (none when `null`).
+    pub backchannel_logout_uri: Option<String>,
     /// `authorization_code`, `refresh_token`, `client_credentials`.
     pub grant_types: Vec<String>,
     /// `client_secret_basic`, `client_secret_post` or `none`.
@@ -77,6 +79,9 @@ pub struct CreateApp {
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// An absolute http(s) URL for back-channel logout tokens.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
     /// Default `["authorization_code"]`.
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
@@ -101,6 +106,10 @@ pub struct UpdateApp {
     pub redirect_uris: Option<Vec<String>>,
     #[serde(default)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// `null` to stop back-channel logout.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub backchannel_logout_uri: Option<Option<String>>,
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
     #[serde(default)]

@@ -152,6 +152,8 @@ pub struct Application {
     pub token_endpoint_auth_method: TokenAuthMethod,
     /// The authentication policy sign-ins to this app are evaluated against.
     pub policy_id: Option<PolicyId>,
+    /// Where the app wants OpenID Connect back-channel logout tokens POSTed, if anywhere.
+    pub backchannel_logout_uri: Option<String>,
     pub assignments: Assignments,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -106,6 +106,7 @@ pub mod types {
     pub const APP_OAUTH2_TOKEN_GRANT: KnownType = EventType::known("app.oauth2.token.grant");
     pub const APP_OAUTH2_TOKEN_DENY: KnownType = EventType::known("app.oauth2.token.deny");
     pub const APP_OAUTH2_TOKEN_REVOKE: KnownType = EventType::known("app.oauth2.token.revoke");
+    pub const APP_OAUTH2_BACKCHANNEL_LOGOUT: KnownType = EventType::known("app.oauth2.backchannel_logout");
     pub const APP_OAUTH2_KEY_ROTATE: KnownType = EventType::known("app.oauth2.key.rotate");
     pub const AUTHZ_RULE_CREATE: KnownType = EventType::known("authorization_server.rule.create");
     pub const AUTHZ_RULE_UPDATE: KnownType = EventType::known("authorization_server.rule.update");
@@ -165,6 +166,7 @@ pub mod types {
         APP_OAUTH2_TOKEN_GRANT,
         APP_OAUTH2_TOKEN_DENY,
         APP_OAUTH2_TOKEN_REVOKE,
+        APP_OAUTH2_BACKCHANNEL_LOGOUT,
         APP_OAUTH2_KEY_ROTATE,
         AUTHZ_RULE_CREATE,
         AUTHZ_RULE_UPDATE,

@@ -58,6 +58,7 @@ async fn to_wire(tx: &mut Tx, app: &Application) -> Result<WireApp, ApiError> {
         kind: app.kind.as_str().to_owned(),
         redirect_uris: app.redirect_uris.clone(),
         post_logout_redirect_uris: app.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: app.backchannel_logout_uri.clone(),
         grant_types: app.grant_types.iter().map(|g| g.as_str().to_owned()).collect(),
         token_endpoint_auth_method: app.token_endpoint_auth_method.as_str().to_owned(),
         has_secret: app.secret_digest.is_some(),
@@ -91,6 +92,22 @@ fn uris(list: &[String], field: &str) -> Result<Vec<String>, ApiError> {
             .map_err(|e| ApiError::invalid(format!("{field}[{i}]"), e.to_string()))?;
     }
     Ok(list.to_vec())
+}
+
+/// A back-channel logout URI: absolute http(s), no fragment (OpenID Back-Channel Logout 2.2).
+fn backchannel_uri(uri: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(uri) = uri else { return Ok(None) };
+    let bad = || {
+        ApiError::invalid(
+            "backchannel_logout_uri",
+            "an absolute http or https URL without a fragment",
+        )
+    };
+    let parsed = url::Url::parse(uri).map_err(|_| bad())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.fragment().is_some() {
+        return Err(bad());
+    }
+    Ok(Some(uri.to_owned()))
 }
 
 async fn policy_ref(tx: &mut Tx, reference: &str) -> Result<PolicyId, ApiError> {
@@ -208,6 +225,7 @@ pub async fn create(
             Some(p) => Some(policy_ref(&mut tx, p).await?),
             None => None,
         },
+        backchannel_logout_uri: backchannel_uri(input.backchannel_logout_uri.as_deref())?,
         assignments: match &input.assignments {
             Some(a) => assignments(&mut tx, a).await?,
             None => Assignments {
@@ -279,6 +297,9 @@ pub async fn update(
     }
     if let Some(list) = &input.post_logout_redirect_uris {
         app.post_logout_redirect_uris = uris(list, "post_logout_redirect_uris")?;
+    }
+    if let Some(uri) = &input.backchannel_logout_uri {
+        app.backchannel_logout_uri = backchannel_uri(uri.as_deref())?;
     }
     if let Some(list) = &input.grant_types {
         app.grant_types = grants(list)?;

@@ -26,7 +26,10 @@ use crate::audit::Event;
 use crate::{ApiError, AppState, ServerError, session};
 
 pub async fn discovery(State(state): State<AppState>) -> Response {
-    let doc = gatehouse_oidc::discovery::discovery_document(state.issuer(), Default::default());
+    let options = gatehouse_oidc::discovery::DiscoveryOptions {
+        backchannel_logout: true,
+    };
+    let doc = gatehouse_oidc::discovery::discovery_document(state.issuer(), options);
     let mut response = axum::Json(doc).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,

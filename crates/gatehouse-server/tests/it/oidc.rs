@@ -87,7 +87,7 @@ async fn get(browser: &Browser, url: &str) -> reqwest::Response {
 }
 
 /// Runs the sign-in of alice from the authorize redirect to the client's redirect; returns it.
-async fn sign_in_alice(server: &TestServer, browser: &Browser, authorize: &str) -> String {
+pub async fn sign_in_alice(server: &TestServer, browser: &Browser, authorize: &str) -> String {
     let res = get(browser, authorize).await;
     assert_eq!(res.status(), 302);
     let loc = location(&res);
@@ -154,7 +154,7 @@ pub async fn exchange(server: &TestServer, app: App, code: &str, verifier: &str)
     .await
 }
 
-async fn jwks(server: &TestServer) -> Jwks {
+pub async fn jwks(server: &TestServer) -> Jwks {
     let text = reqwest::get(server.url("/oauth2/jwks"))
         .await
         .unwrap()
@@ -164,11 +164,15 @@ async fn jwks(server: &TestServer) -> Jwks {
     Jwks::from_json(&text).unwrap()
 }
 
-fn now(server: &TestServer) -> u64 {
+pub fn now(server: &TestServer) -> u64 {
     u64::try_from(server.clock.now().as_second()).unwrap()
 }
 
-async fn verify_id_token(server: &TestServer, app: App, id_token: &str) -> serde_json::Map<String, Value> {
+pub async fn verify_id_token(
+    server: &TestServer,
+    app: App,
+    id_token: &str,
+) -> serde_json::Map<String, Value> {
     let jwks = jwks(server).await;
     let aud = [app.id];
     let expect = JwtExpectations::new(&server.base, Audience::OneOf(&aud), now(server))

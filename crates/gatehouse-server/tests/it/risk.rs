@@ -391,3 +391,105 @@ async fn an_admin_verdict_decides_the_level_until_it_is_cleared() {
     assert_eq!(now["level"], Value::Null);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn universal_logout_revokes_refresh_tokens_and_tells_the_app_by_back_channel() {
+    use crate::oidc::{jwks, now, sign_in_alice, verify_id_token};
+    use gatehouse_crypto::{Audience, JwtExpectations};
+
+    let server = TestServer::demo().await;
+    // The app's back-channel logout endpoint: hands over every `logout_token` it is sent.
+    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let endpoint = axum::Router::new().route(
+        "/backchannel",
+        axum::routing::post(
+            move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| {
+                let sent = sent.clone();
+                async move {
+                    sent.send(form.get("logout_token").cloned().unwrap_or_default())
+                        .ok();
+                    axum::http::StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}/backchannel", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, endpoint).await.ok() });
+
+    let (_, apps) = admin(&server, Method::GET, "/api/v1/apps?limit=100", json!(null)).await;
+    let dashboard = apps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["client_id"] == "dashboard")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, bad) = admin(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/apps/{dashboard}"),
+        json!({"backchannel_logout_uri": "ftp://example.com/x"}),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["field"].as_str()),
+        (400, Some("backchannel_logout_uri"))
+    );
+    let (status, app) = admin(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/apps/{dashboard}"),
+        json!({"backchannel_logout_uri": uri}),
+    )
+    .await;
+    assert_eq!(status, 200, "{app}");
+    assert_eq!(app["backchannel_logout_uri"], uri.as_str());
+
+    let browser = crate::flows::Browser::new(&server);
+    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
+    let (_, tokens) = exchange(
+        &server,
+        DASHBOARD,
+        &code_of(&redirect, DASHBOARD, &server),
+        VERIFIER,
+    )
+    .await;
+    let id_token = verify_id_token(&server, DASHBOARD, tokens["id_token"].as_str().unwrap()).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // Universal logout: one admin call ends every session and token of alice.
+    let alice = id_token["sub"].as_str().unwrap().to_owned();
+    let (status, ended) = admin(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/users/{alice}/sessions"),
+        json!(null),
+    )
+    .await;
+    assert_eq!((status, ended["ended"].as_u64()), (200, Some(1)));
+    let (status, body) = refresh_from(&server, "127.0.0.1", &refresh).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+
+    // The app hears of it on its back channel, with a logout token it can verify.
+    let token = tokio::time::timeout(Duration::from_secs(10), received.recv())
+        .await
+        .expect("a logout token within 10 s")
+        .unwrap();
+    let aud = ["dashboard"];
+    let expect =
+        JwtExpectations::new(&server.base, Audience::OneOf(&aud), now(&server)).with_type("logout+jwt");
+    let claims = jwks(&server).await.verify(&token, &expect).unwrap().claims;
+    assert_eq!(claims["sub"], alice.as_str());
+    assert_eq!(claims["sid"], id_token["sid"], "the session the ID token named");
+    assert!(
+        claims["events"]
+            .as_object()
+            .unwrap()
+            .contains_key("http://schemas.openid.net/event/backchannel-logout")
+    );
+    assert!(!claims.contains_key("nonce"));
+    server.stop().await;
+}

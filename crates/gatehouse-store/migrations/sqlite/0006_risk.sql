@@ -22,3 +22,20 @@ CREATE TABLE user_risk (
 
 -- OpenID Connect back-channel logout: where the app wants its logout tokens POSTed.
 ALTER TABLE applications ADD COLUMN backchannel_logout_uri TEXT;
+
+-- Back-channel logout tokens to deliver (an outbox): one row per app that received tokens from a
+-- session that ended, written in the transaction that ended it, delivered and retried by every
+-- node's worker (a conditional update on `attempts` decides which node sends an attempt).
+CREATE TABLE backchannel_logouts (
+    id              TEXT PRIMARY KEY,
+    session_id      TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    client_id       TEXT NOT NULL,
+    uri             TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    last_error      TEXT
+);
+CREATE INDEX backchannel_logouts_due ON backchannel_logouts (status, next_attempt_at);

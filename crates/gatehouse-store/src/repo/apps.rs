@@ -22,7 +22,7 @@ pub struct Apps<E> {
 macro_rules! columns {
     () => {
         "a.id, a.client_id, a.name, a.kind, a.secret_digest, a.redirect_uris, a.post_logout_redirect_uris, \
-         a.grant_types, a.token_endpoint_auth_method, a.policy_id, a.created_at, a.updated_at"
+         a.grant_types, a.token_endpoint_auth_method, a.policy_id, a.backchannel_logout_uri, a.created_at, a.updated_at"
     };
 }
 
@@ -43,6 +43,7 @@ fn app_from_row(row: &Row) -> Result<Application, StoreError> {
         grant_types,
         token_endpoint_auth_method: row.parse("token_endpoint_auth_method", TokenAuthMethod::parse)?,
         policy_id: row.opt_parse("policy_id", PolicyId::parse)?,
+        backchannel_logout_uri: row.opt_text("backchannel_logout_uri")?,
         assignments: Assignments::default(),
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
@@ -160,8 +161,8 @@ impl Apps<InTx<'_>> {
     pub async fn insert(&mut self, app: &Application) -> Result<(), StoreError> {
         let q = query(
             "INSERT INTO applications (id, client_id, name, kind, secret_digest, redirect_uris, \
-             post_logout_redirect_uris, grant_types, token_endpoint_auth_method, policy_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             post_logout_redirect_uris, grant_types, token_endpoint_auth_method, policy_id, created_at, updated_at, \
+             backchannel_logout_uri) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(app.id)
         .bind(app.client_id.as_str())
@@ -174,7 +175,8 @@ impl Apps<InTx<'_>> {
         .bind(app.token_endpoint_auth_method.as_str())
         .bind(app.policy_id)
         .bind(app.created_at)
-        .bind(app.updated_at);
+        .bind(app.updated_at)
+        .bind(app.backchannel_logout_uri.as_deref());
         self.ex
             .execute(q)
             .await
@@ -187,7 +189,7 @@ impl Apps<InTx<'_>> {
         let q = query(
             "UPDATE applications SET client_id = $2, name = $3, kind = $4, secret_digest = $5, redirect_uris = $6, \
              post_logout_redirect_uris = $7, grant_types = $8, token_endpoint_auth_method = $9, policy_id = $10, \
-             updated_at = $11 WHERE id = $1",
+             updated_at = $11, backchannel_logout_uri = $12 WHERE id = $1",
         )
         .bind(app.id)
         .bind(app.client_id.as_str())
@@ -199,7 +201,8 @@ impl Apps<InTx<'_>> {
         .bind_json(&grant_names(app))
         .bind(app.token_endpoint_auth_method.as_str())
         .bind(app.policy_id)
-        .bind(app.updated_at);
+        .bind(app.updated_at)
+        .bind(app.backchannel_logout_uri.as_deref());
         let updated = self
             .ex
             .execute(q)

@@ -46,6 +46,7 @@ pub fn app(client_id: &str) -> Application {
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         token_endpoint_auth_method: TokenAuthMethod::ClientSecretBasic,
         policy_id: None,
+        backchannel_logout_uri: None,
         assignments: Assignments::default(),
         created_at: at(0),
         updated_at: at(0),
