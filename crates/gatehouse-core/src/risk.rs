@@ -23,6 +23,10 @@ pub struct RiskSettings {
     /// Added once the address's recent failed attempts reach `ip_failures_at`.
     pub ip_failures_weight: u32,
     pub ip_failures_at: u32,
+    /// Added when the user would have had to travel faster than `max_travel_kmh` between the
+    /// located zones of their last sign-in and this one.
+    pub impossible_travel_weight: u32,
+    pub max_travel_kmh: u32,
     /// A total at or above this is `medium`.
     pub medium_at: u32,
     /// A total at or above this is `high`.
@@ -38,6 +42,8 @@ impl Default for RiskSettings {
             user_failures_at: 5,
             ip_failures_weight: 50,
             ip_failures_at: 10,
+            impossible_travel_weight: 60,
+            max_travel_kmh: 1000,
             medium_at: 50,
             high_at: 80,
         }
@@ -61,6 +67,27 @@ pub struct RiskFacts {
     pub ip_failures: u32,
     /// An administrator's unexpired verdict: the level and the reason they gave.
     pub admin: Option<(RiskLevel, String)>,
+    /// The move since the user's last sign-in from a located zone, when this one is from
+    /// another located zone.
+    pub travel: Option<Travel>,
+}
+
+/// A move between two located zones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Travel {
+    pub from_zone: String,
+    pub to_zone: String,
+    pub km: u32,
+    /// Minutes between the two sign-ins.
+    pub minutes: u32,
+}
+
+impl Travel {
+    /// The speed the move needs, in km/h (a move within a minute counts as one minute).
+    pub fn kmh(&self) -> u32 {
+        let minutes = u64::from(self.minutes.max(1));
+        u32::try_from(u64::from(self.km) * 60 / minutes).unwrap_or(u32::MAX)
+    }
 }
 
 /// One signal that fired.
@@ -128,6 +155,22 @@ pub fn assess(facts: &RiskFacts, settings: &RiskSettings) -> RiskAssessment {
             "ip_failure_velocity",
             settings.ip_failures_weight,
             format!("{} recent failed attempts from this address", facts.ip_failures),
+        );
+    }
+    if let Some(travel) = &facts.travel
+        && travel.kmh() > settings.max_travel_kmh
+    {
+        add(
+            "impossible_travel",
+            settings.impossible_travel_weight,
+            format!(
+                "{} km from zone `{}` to zone `{}` in {} minutes ({} km/h)",
+                travel.km,
+                travel.from_zone,
+                travel.to_zone,
+                travel.minutes,
+                travel.kmh()
+            ),
         );
     }
     let score: u32 = signals.iter().map(|s| s.points).sum();
@@ -247,6 +290,29 @@ mod tests {
         let a = assess(&raised, &RiskSettings::default());
         assert_eq!(a.level, RiskLevel::High);
         assert!(a.signals[0].detail.contains("credentials leaked"));
+    }
+
+    #[test]
+    fn a_move_faster_than_an_airliner_is_impossible_travel() {
+        let travel = |km, minutes| RiskFacts {
+            travel: Some(Travel {
+                from_zone: "paris".into(),
+                to_zone: "sydney".into(),
+                km,
+                minutes,
+            }),
+            ..RiskFacts::default()
+        };
+        assert_eq!(
+            level(travel(16_960, 60)),
+            (RiskLevel::Medium, vec!["impossible_travel"])
+        );
+        assert_eq!(
+            level(travel(16_960, 24 * 60)),
+            (RiskLevel::Low, vec![]),
+            "a day later: a flight"
+        );
+        assert_eq!(level(travel(0, 0)).0, RiskLevel::Low);
     }
 
     #[test]

@@ -54,6 +54,6 @@ pub use model::{
     KnowledgeConstraints, NetworkZone, Platform, PolicyDocument, PossessionConstraints, Reauthenticate,
     Require, RiskLevel, Rule, SignInFlow,
 };
-pub use net::Cidr;
+pub use net::{Cidr, GeoPoint};
 pub use parse::{CheckReport, Format, check_text, locate, parse, parse_document};
 pub use validate::Scope;

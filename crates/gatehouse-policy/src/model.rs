@@ -58,6 +58,9 @@ pub struct NetworkZone {
     /// Networks carved out of the zone: an address in one of these is not in the zone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked_cidrs: Vec<Cidr>,
+    /// Where the zone is, for the impossible-travel risk signal (docs/risk.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<crate::net::GeoPoint>,
 }
 
 /// DESIGN section 4.4: how sessions are established and how long they live.

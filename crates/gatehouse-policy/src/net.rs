@@ -156,3 +156,70 @@ mod tests {
         assert!(!zone.contains("11.0.0.1".parse().unwrap()));
     }
 }
+
+/// Where a zone is on Earth (for the risk scorer's impossible-travel signal): latitude and
+/// longitude in degrees, kept in millionths so zones stay comparable. Written as
+/// `{latitude: 48.8566, longitude: 2.3522}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "GeoPointText", into = "GeoPointText")]
+pub struct GeoPoint {
+    lat_e6: i32,
+    lon_e6: i32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GeoPointText {
+    latitude: f64,
+    longitude: f64,
+}
+
+impl GeoPoint {
+    /// A point from degrees: latitude in −90..=90, longitude in −180..=180.
+    pub fn new(latitude: f64, longitude: f64) -> Result<Self, String> {
+        if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
+            return Err(format!(
+                "a location is a latitude in -90..90 and a longitude in -180..180, found {latitude}, {longitude}"
+            ));
+        }
+        Ok(Self {
+            lat_e6: (latitude * 1e6).round() as i32,
+            lon_e6: (longitude * 1e6).round() as i32,
+        })
+    }
+
+    pub fn latitude(self) -> f64 {
+        f64::from(self.lat_e6) / 1e6
+    }
+
+    pub fn longitude(self) -> f64 {
+        f64::from(self.lon_e6) / 1e6
+    }
+
+    /// The great-circle distance in kilometres (haversine, mean Earth radius).
+    pub fn distance_km(self, other: Self) -> f64 {
+        const EARTH_RADIUS_KM: f64 = 6371.0;
+        let (la1, la2) = (self.latitude().to_radians(), other.latitude().to_radians());
+        let dla = la2 - la1;
+        let dlo = (other.longitude() - self.longitude()).to_radians();
+        let a = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+    }
+}
+
+impl TryFrom<GeoPointText> for GeoPoint {
+    type Error = String;
+
+    fn try_from(t: GeoPointText) -> Result<Self, String> {
+        Self::new(t.latitude, t.longitude)
+    }
+}
+
+impl From<GeoPoint> for GeoPointText {
+    fn from(p: GeoPoint) -> Self {
+        Self {
+            latitude: p.latitude(),
+            longitude: p.longitude(),
+        }
+    }
+}

@@ -137,6 +137,7 @@ pub fn import_okta(json: &str) -> Result<Import, PolicyError> {
                     name,
                     cidrs: Vec::new(),
                     blocked_cidrs: Vec::new(),
+                    location: None,
                 })
                 .collect(),
             global_session_policy: None,

@@ -114,6 +114,7 @@ pub async fn apply(
             Some(mut existing) => {
                 existing.cidrs = zone.cidrs.clone();
                 existing.blocked_cidrs = zone.blocked_cidrs.clone();
+                existing.location = zone.location;
                 existing.updated_at = now;
                 tx.zones().update(&existing).await?;
             }
@@ -124,6 +125,7 @@ pub async fn apply(
                         name,
                         cidrs: zone.cidrs.clone(),
                         blocked_cidrs: zone.blocked_cidrs.clone(),
+                        location: zone.location,
                         created_at: now,
                         updated_at: now,
                     })

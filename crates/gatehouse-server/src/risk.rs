@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use gatehouse_core::model::User;
-use gatehouse_core::risk::{RiskAssessment, RiskFacts, RiskSettings, assess as score};
+use gatehouse_core::risk::{RiskAssessment, RiskFacts, RiskSettings, Travel, assess as score};
 use gatehouse_crypto::{digest, random};
 use gatehouse_policy::{NetworkZone, RiskLevel};
 use gatehouse_store::{ContextKind, Tx};
@@ -200,8 +200,49 @@ pub async fn assess(
         user_failures,
         ip_failures: state.flow().failures.count(ip, now, config.velocity_window),
         admin,
+        travel: travel(state, user, zones, ip, now).await?,
     };
     Ok(score(&facts, &config.settings))
+}
+
+/// The move from the located zone of the user's last sign-in to the located zone of this one.
+async fn travel(
+    state: &AppState,
+    user: &User,
+    zones: &[NetworkZone],
+    ip: IpAddr,
+    now: Timestamp,
+) -> Result<Option<Travel>, ServerError> {
+    let located = |name: &str| {
+        zones
+            .iter()
+            .find(|z| z.name == name)
+            .and_then(|z| z.location.map(|l| (z.name.clone(), l)))
+    };
+    let Some((to_zone, here)) = zones_of(zones, ip).iter().find_map(|name| located(name)) else {
+        return Ok(None);
+    };
+    let recent = state
+        .store()
+        .sign_in_contexts()
+        .recent(user.id, ContextKind::Zone, 20)
+        .await?;
+    let Some((from_zone, there, at)) = recent
+        .iter()
+        .find_map(|(name, at)| located(name).map(|(n, l)| (n, l, *at)))
+    else {
+        return Ok(None);
+    };
+    if from_zone == to_zone {
+        return Ok(None);
+    }
+    let minutes = (now.as_second() - at.as_second()).max(0) / 60;
+    Ok(Some(Travel {
+        from_zone,
+        to_zone,
+        km: here.distance_km(there).round() as u32,
+        minutes: u32::try_from(minutes).unwrap_or(u32::MAX),
+    }))
 }
 
 /// Remembers that `user` signed in from this browser, network and zones (in the sign-in's

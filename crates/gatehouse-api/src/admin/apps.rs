@@ -124,7 +124,7 @@ pub struct UpdateApp {
 
 /// `Option<Option<T>>` that tells an absent field (`None`) from an explicit `null`
 /// (`Some(None)`).
-mod double_option {
+pub(crate) mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer, T: Serialize>(

@@ -51,6 +51,8 @@ pub struct NetworkZone {
     pub cidrs: Vec<Cidr>,
     /// Networks carved out of the zone.
     pub blocked_cidrs: Vec<Cidr>,
+    /// Where the zone is (impossible-travel signal).
+    pub location: Option<gatehouse_policy::GeoPoint>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -62,6 +64,7 @@ impl NetworkZone {
             name: self.name.as_str().to_owned(),
             cidrs: self.cidrs.clone(),
             blocked_cidrs: self.blocked_cidrs.clone(),
+            location: self.location,
         }
     }
 }

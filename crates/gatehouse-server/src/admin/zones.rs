@@ -20,9 +20,24 @@ fn to_wire(z: &NetworkZone) -> WireZone {
         name: z.name.as_str().to_owned(),
         cidrs: z.cidrs.iter().map(ToString::to_string).collect(),
         blocked_cidrs: z.blocked_cidrs.iter().map(ToString::to_string).collect(),
+        location: z.location.map(|l| gatehouse_api::admin::zones::ZoneLocation {
+            latitude: l.latitude(),
+            longitude: l.longitude(),
+        }),
         created_at: time(z.created_at),
         updated_at: time(z.updated_at),
     }
+}
+
+fn location(
+    input: Option<gatehouse_api::admin::zones::ZoneLocation>,
+) -> Result<Option<gatehouse_policy::GeoPoint>, ApiError> {
+    input
+        .map(|l| {
+            gatehouse_policy::GeoPoint::new(l.latitude, l.longitude)
+                .map_err(|m| ApiError::invalid("location", m))
+        })
+        .transpose()
 }
 
 fn cidrs(list: &[String], field: &str) -> Result<Vec<Cidr>, ApiError> {
@@ -67,6 +82,7 @@ pub async fn create(
         name: ZoneName::parse(&input.name)?,
         cidrs: cidrs(&input.cidrs, "cidrs")?,
         blocked_cidrs: cidrs(&input.blocked_cidrs, "blocked_cidrs")?,
+        location: location(input.location)?,
         created_at: now,
         updated_at: now,
     };
@@ -134,6 +150,9 @@ pub async fn update(
     }
     if let Some(list) = &input.blocked_cidrs {
         zone.blocked_cidrs = cidrs(list, "blocked_cidrs")?;
+    }
+    if let Some(l) = input.location {
+        zone.location = location(l)?;
     }
     zone.updated_at = now;
     tx.zones().update(&zone).await?;

@@ -29,23 +29,31 @@ fn behind_proxy(config: &mut gatehouse_server::Config) {
 }
 
 /// A browser (its own cookies, so its own `gh_device`) at `ip`.
+#[derive(Clone)]
 struct Browser {
     client: reqwest::Client,
     base: String,
+    ip: String,
 }
 
 impl Browser {
     fn at(server: &TestServer, ip: &str) -> Self {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("x-forwarded-for", ip.parse().unwrap());
         Self {
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
-                .default_headers(headers)
                 .build()
                 .unwrap(),
             base: server.base.clone(),
+            ip: ip.to_owned(),
+        }
+    }
+
+    /// The same browser (same cookies) on another network.
+    fn moved_to(&self, ip: &str) -> Self {
+        Self {
+            ip: ip.to_owned(),
+            ..self.clone()
         }
     }
 
@@ -53,6 +61,7 @@ impl Browser {
         let res = self
             .client
             .post(format!("{}/api/v1/flows/{flow}/{name}", self.base))
+            .header("x-forwarded-for", &self.ip)
             .json(&body)
             .send()
             .await
@@ -66,6 +75,7 @@ impl Browser {
         let res = self
             .client
             .get(authorize_url(server, DASHBOARD, &[("prompt", "login")]))
+            .header("x-forwarded-for", &self.ip)
             .send()
             .await
             .unwrap();
@@ -491,5 +501,45 @@ async fn universal_logout_revokes_refresh_tokens_and_tells_the_app_by_back_chann
             .contains_key("http://schemas.openid.net/event/backchannel-logout")
     );
     assert!(!claims.contains_key("nonce"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn signing_in_from_a_zone_too_far_to_have_travelled_to_is_impossible_travel() {
+    let server = server(behind_proxy).await;
+    step_up_when_risky(&server).await;
+    let (status, bad) = admin(
+        &server,
+        Method::POST,
+        "/api/v1/zones",
+        json!({"name": "nowhere", "cidrs": ["192.0.2.0/24"], "location": {"latitude": 95.0, "longitude": 0.0}}),
+    )
+    .await;
+    assert_eq!((status, bad["field"].as_str()), (400, Some("location")), "{bad}");
+    for (name, cidr, lat, lon) in [
+        ("paris-office", "203.0.113.0/24", 48.8566, 2.3522),
+        ("sydney-office", "198.51.100.0/24", -33.8688, 151.2093),
+    ] {
+        let (status, zone) = admin(
+            &server,
+            Method::POST,
+            "/api/v1/zones",
+            json!({"name": name, "cidrs": [cidr], "location": {"latitude": lat, "longitude": lon}}),
+        )
+        .await;
+        assert_eq!(status, 201, "{zone}");
+        assert_eq!(zone["location"]["latitude"], lat);
+    }
+
+    let laptop = Browser::at(&server, HOME);
+    sign_in(&server, &laptop).await;
+    // An hour later the same laptop signs in from Sydney, 16,960 km away.
+    server.clock.advance(Duration::from_secs(3600));
+    let (state, asked) = sign_in(&server, &laptop.moved_to(CAFE)).await;
+    assert_eq!(state["status"], "success", "{state}");
+    assert_eq!(asked, ["password", "totp"]);
+    let decision = last_decision(&server).await;
+    assert_eq!(decision["risk"], "high", "{decision}");
+    assert_eq!(decision["risk_signals"], "new_network,impossible_travel");
     server.stop().await;
 }

@@ -20,6 +20,9 @@ CREATE TABLE user_risk (
     set_at     INTEGER NOT NULL
 );
 
+-- Where a zone is (JSON {latitude, longitude}), for the impossible-travel signal.
+ALTER TABLE network_zones ADD COLUMN location TEXT;
+
 -- OpenID Connect back-channel logout: where the app wants its logout tokens POSTed.
 ALTER TABLE applications ADD COLUMN backchannel_logout_uri TEXT;
 

@@ -75,6 +75,30 @@ impl<E: Exec> SignInContexts<E> {
     }
 }
 
+impl<E: Exec> SignInContexts<E> {
+    /// The user's places of one kind, most recent first.
+    pub async fn recent(
+        &mut self,
+        user: UserId,
+        kind: ContextKind,
+        limit: i64,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let q = query(
+            "SELECT value, last_seen_at FROM sign_in_contexts WHERE user_id = $1 AND kind = $2 \
+             ORDER BY last_seen_at DESC LIMIT $3",
+        )
+        .bind(user)
+        .bind(kind.as_str())
+        .bind(limit);
+        self.ex
+            .fetch_all(q)
+            .await?
+            .iter()
+            .map(|r| Ok((r.text("value")?, r.time("last_seen_at")?)))
+            .collect()
+    }
+}
+
 impl SignInContexts<InTx<'_>> {
     /// Records (or refreshes) that the user signed in from this place at `now`.
     pub async fn touch(

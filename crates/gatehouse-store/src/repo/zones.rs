@@ -14,7 +14,7 @@ pub struct Zones<E> {
 
 macro_rules! select {
     () => {
-        "SELECT id, name, cidrs, blocked_cidrs, created_at, updated_at FROM network_zones"
+        "SELECT id, name, cidrs, blocked_cidrs, location, created_at, updated_at FROM network_zones"
     };
 }
 
@@ -24,6 +24,10 @@ fn zone_from_row(row: &Row) -> Result<NetworkZone, StoreError> {
         name: row.parse("name", ZoneName::parse)?,
         cidrs: row.json("cidrs")?,
         blocked_cidrs: row.json("blocked_cidrs")?,
+        location: row
+            .opt_text("location")?
+            .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::corrupt("location", e)))
+            .transpose()?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -69,8 +73,8 @@ impl Zones<InTx<'_>> {
     /// Inserts a zone; [`StoreError::Duplicate`] (`name`) when the name is taken.
     pub async fn insert(&mut self, zone: &NetworkZone) -> Result<(), StoreError> {
         let q = query(
-            "INSERT INTO network_zones (id, name, name_key, cidrs, blocked_cidrs, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO network_zones (id, name, name_key, cidrs, blocked_cidrs, created_at, updated_at, location) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(zone.id)
         .bind(zone.name.as_str())
@@ -78,7 +82,8 @@ impl Zones<InTx<'_>> {
         .bind_json(&zone.cidrs)
         .bind_json(&zone.blocked_cidrs)
         .bind(zone.created_at)
-        .bind(zone.updated_at);
+        .bind(zone.updated_at)
+        .bind(location_json(zone));
         self.ex.execute(q).await.map_err(|e| e.unique_as("name"))?;
         Ok(())
     }
@@ -86,15 +91,16 @@ impl Zones<InTx<'_>> {
     /// Replaces name and ranges (by id); false when it does not exist.
     pub async fn update(&mut self, zone: &NetworkZone) -> Result<bool, StoreError> {
         let q = query(
-            "UPDATE network_zones SET name = $2, name_key = $3, cidrs = $4, blocked_cidrs = $5, updated_at = $6 \
-             WHERE id = $1",
+            "UPDATE network_zones SET name = $2, name_key = $3, cidrs = $4, blocked_cidrs = $5, updated_at = $6, \
+             location = $7 WHERE id = $1",
         )
         .bind(zone.id)
         .bind(zone.name.as_str())
         .bind(zone.name.key())
         .bind_json(&zone.cidrs)
         .bind_json(&zone.blocked_cidrs)
-        .bind(zone.updated_at);
+        .bind(zone.updated_at)
+        .bind(location_json(zone));
         Ok(self.ex.execute(q).await.map_err(|e| e.unique_as("name"))? == 1)
     }
 
@@ -102,4 +108,8 @@ impl Zones<InTx<'_>> {
         let q = query("DELETE FROM network_zones WHERE id = $1").bind(id);
         Ok(self.ex.execute(q).await? == 1)
     }
+}
+
+fn location_json(zone: &NetworkZone) -> Option<String> {
+    zone.location.and_then(|l| serde_json::to_string(&l).ok())
 }

@@ -416,6 +416,7 @@ async fn zones_round_trip_with_unique_names(store: Store) {
             Cidr::parse("::1/128").unwrap(),
         ],
         blocked_cidrs: vec![],
+        location: Some(gatehouse_policy::GeoPoint::new(51.5072, -0.1276).unwrap()),
         created_at: at(0),
         updated_at: at(0),
     };
