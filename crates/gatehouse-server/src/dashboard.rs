@@ -27,10 +27,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What a person may set up and remove here themselves.
-const SELF_SERVICE: [AuthenticatorKey; 3] = [
+const SELF_SERVICE: [AuthenticatorKey; 4] = [
     AuthenticatorKey::Totp,
     AuthenticatorKey::Email,
     AuthenticatorKey::Phone,
+    AuthenticatorKey::Webauthn,
 ];
 
 async fn home(

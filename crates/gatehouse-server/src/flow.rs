@@ -12,6 +12,7 @@
 //! - `commit`: one transaction per step (effects, session, code, the flow under its version).
 //! - `view`: the JSON state clients see.
 //! - `delivery`: email and SMS (outbox, SMTP, webhook).
+//! - `webauthn`: WebAuthn ceremonies (passkey sign-in, challenges, enrollment).
 //! - `page`: the sign-in page and its script.
 
 use std::net::{IpAddr, SocketAddr};
@@ -39,6 +40,7 @@ mod page;
 pub use page::{STYLE, icon, secure_headers};
 pub mod steps;
 pub mod view;
+pub mod webauthn;
 
 use data::{FlowApp, FlowData, Identity, Pending, Purpose, Status};
 
@@ -126,6 +128,7 @@ pub async fn start(
         rule: None,
         device: None,
         uv_keys_added: 0,
+        webauthn: None,
     };
     begin(state, data, start.interaction_allowed).await
 }
@@ -160,6 +163,7 @@ pub async fn start_dashboard(
         rule: None,
         device: None,
         uv_keys_added: 0,
+        webauthn: None,
     };
     begin(state, data, true).await
 }
@@ -207,12 +211,19 @@ pub async fn start_enroll(
         rule: None,
         device: None,
         uv_keys_added: 0,
+        webauthn: None,
     };
     let mut work = steps::Work {
         subject: engine::Subject::load(state, &data).await?,
         ..steps::Work::default()
     };
     steps::select_enroll(state, id, &mut data, &mut work, authenticator, true, state.now())?;
+    webauthn::ensure(
+        state,
+        &mut data,
+        work.subject.user.as_ref(),
+        &work.subject.enrollments,
+    )?;
     commit::insert(state, id, &data, Vec::new()).await?;
     deliver(state, &work.outgoing).await;
     Ok(id)
@@ -262,6 +273,12 @@ async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) 
                 login_required: false,
             });
         }
+        webauthn::ensure(
+            state,
+            &mut data,
+            work.subject.user.as_ref(),
+            &work.subject.enrollments,
+        )?;
         commit::insert(state, id, &data, work.effects).await?;
         deliver(state, &work.outgoing).await;
         return Ok(Started::Interaction(id));
@@ -270,6 +287,7 @@ async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) 
         return Ok(Started::InteractionRequired { login_required: true });
     }
     device::offer_passwordless(state, id, &mut data).await?;
+    webauthn::ensure(state, &mut data, None, &[])?;
     commit::insert(state, id, &data, Vec::new()).await?;
     Ok(Started::Interaction(id))
 }

@@ -50,6 +50,9 @@ pub struct FlowData {
     /// User-verification keys added to a device during this flow (at most one).
     #[serde(default)]
     pub uv_keys_added: u32,
+    /// The WebAuthn ceremony of the current step (single use; `flow/webauthn.rs`).
+    #[serde(default)]
+    pub webauthn: Option<super::webauthn::Ceremony>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
