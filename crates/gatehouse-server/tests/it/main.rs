@@ -15,3 +15,4 @@ mod flows;
 mod health;
 mod oidc;
 mod support;
+mod webauthn;
