@@ -43,7 +43,8 @@ async function withAuthenticator({ verifiesUser }) {
     },
   });
   const credentials = async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
-  return { context, page, problems, credentials };
+  const addCredential = (credential) => cdp.send('WebAuthn.addCredential', { authenticatorId, credential });
+  return { context, page, problems, credentials, addCredential };
 }
 
 async function submit(page) {
@@ -127,4 +128,27 @@ test('a rule requiring user_verification: any refuses an assertion from an authe
   await page.screenshot({ path: `${SHOTS}/webauthn-uv-required-refused.png` });
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+test('a copied passkey whose signature counter lags behind is refused as a possible clone', async () => {
+  const original = await withAuthenticator({ verifiesUser: true });
+  await enrollPasskeyFromApp(original.page);
+  const [snapshot] = (await original.credentials()).filter((c) => c.isResidentCredential);
+  await original.page.getByRole('button', { name: /sign out/i }).click();
+  // The original signs in once more: the server's counter moves past the snapshot's.
+  await original.page.goto(`${server.base}/app`);
+  await original.page.locator('#webauthn-challenge-authenticator').click();
+  await original.page.waitForURL(`${server.base}/app`);
+  await original.context.close();
+
+  const copy = await withAuthenticator({ verifiesUser: true });
+  await copy.addCredential(snapshot);
+  await copy.page.goto(`${server.base}/app`);
+  await copy.page.locator('#webauthn-challenge-authenticator').click();
+  const error = copy.page.locator('#messages .error');
+  await error.waitFor();
+  assert.match(await error.textContent(), /copied/, 'the refusal says the key may have been copied');
+  assert.match(copy.page.url(), /\/signin\//, 'not signed in');
+  await copy.page.screenshot({ path: `${SHOTS}/webauthn-clone-refused.png` });
+  await copy.context.close();
 });
