@@ -54,6 +54,8 @@ export async function startDemo(extraArgs = [], { host = '127.0.0.1' } = {}) {
   }
   return {
     base,
+    /** The same server by IP address, for Node's own requests (`localhost` may resolve to ::1). */
+    probe,
     dir,
     outbox: path.join(dir, 'gatehouse-outbox'),
     logs,

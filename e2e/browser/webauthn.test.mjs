@@ -77,6 +77,14 @@ test('alice enrolls a passkey from /app, signs out, and signs in passwordless wi
   const stored = await credentials();
   assert.equal(stored.length, 1, 'the authenticator holds one credential');
   assert.equal(stored[0].isResidentCredential, true, 'it is a discoverable credential (passkey)');
+  // Administrators see it among alice's enrollments, named by its credential id.
+  const admin = { authorization: 'Bearer browser-admin-token' };
+  const users = await (await fetch(`${server.probe}/api/v1/users?q=alice`, { headers: admin })).json();
+  const alice = users.items.find((u) => u.login === 'alice');
+  const listed = await (await fetch(`${server.probe}/api/v1/users/${alice.id}/enrollments`, { headers: admin })).json();
+  const passkeys = listed.items.filter((e) => e.authenticator === 'webauthn');
+  assert.equal(passkeys.length, 1);
+  assert.equal(passkeys[0].credential_id, Buffer.from(stored[0].credentialId, 'base64').toString('base64url'));
 
   await page.getByRole('button', { name: /sign out/i }).click();
   await page.goto(`${server.base}/app`);
