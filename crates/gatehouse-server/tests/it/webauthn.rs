@@ -94,3 +94,63 @@ async fn webauthn_enrollment_at_app_offers_creation_options_for_a_resident_key()
     assert!(remediation(&state, "enroll-authenticator").unwrap()["options"]["challenge"].is_string());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn webauthn_a_rule_wanting_a_passkey_offers_its_inline_enrollment() {
+    let server = TestServer::demo().await;
+    let doc = gatehouse_policy::parse_document(
+        r"
+version: 1
+authentication_policies:
+  - name: dashboard
+    apps: [dashboard]
+    rules:
+      - name: password-then-passkey
+        access: allow
+        require:
+          chains:
+            - steps:
+                - [ {authenticator: password} ]
+                - [ {authenticator: webauthn, user_verification: any} ]
+              reauthenticate: every_sign_in
+",
+        gatehouse_policy::Format::Yaml,
+    )
+    .unwrap();
+    let mut tx = server.state.store().begin().await.unwrap();
+    gatehouse_server::directory::apply(
+        &mut tx,
+        &doc,
+        &gatehouse_core::model::Actor::System,
+        server.clock.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    server.state.policies_changed().await;
+
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    browser.post(&flow, "identify", json!({"login": "bob"})).await;
+    let (_, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "bob-password-123"}),
+        )
+        .await;
+    let select = remediation(&state, "select-enroll").unwrap_or_else(|| panic!("{state}"));
+    assert_eq!(select["options"][0]["authenticator"]["key"], "webauthn");
+    let (_, state) = browser
+        .post(&flow, "select-enroll", json!({"authenticator": "webauthn"}))
+        .await;
+    let enroll = remediation(&state, "enroll-authenticator").unwrap_or_else(|| panic!("{state}"));
+    assert_eq!(enroll["authenticator"]["key"], "webauthn");
+    assert_eq!(enroll["options"]["user"]["name"], "bob", "{enroll}");
+    assert_eq!(enroll["options"]["excludeCredentials"], json!([]));
+    assert!(
+        webauthn_challenge(&state).is_none(),
+        "no passkey sign-in once identified"
+    );
+    server.stop().await;
+}
