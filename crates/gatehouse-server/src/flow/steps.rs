@@ -896,18 +896,38 @@ fn record_result_with(
     true
 }
 
-/// The user verification the current step's rule demands of a `webauthn` assertion: the least
-/// any offered `webauthn` option asks for.
-fn webauthn_uv_wanted(data: &FlowData) -> UserVerification {
-    match &data.pending {
-        Pending::Verify { options } => options
-            .iter()
-            .filter(|o| o.authenticator == AuthenticatorKey::Webauthn)
-            .map(|o| o.constraints.user_verification)
-            .min()
-            .unwrap_or(UserVerification::None),
-        _ => UserVerification::None,
-    }
+/// Whether the current step's `webauthn` option accepts a verification with these facts (DESIGN
+/// 3: UV `any` only with the assertion's UV flag); the refusal for the person otherwise.
+fn webauthn_accepted(data: &FlowData, facts: &VerificationFacts, now: Timestamp) -> Result<(), Message> {
+    let Pending::Verify { options } = &data.pending else {
+        return Ok(());
+    };
+    let Some(option) = options
+        .iter()
+        .find(|o| o.authenticator == AuthenticatorKey::Webauthn && o.method == Method::Webauthn)
+    else {
+        return Ok(());
+    };
+    let Some(proof) = prove(AuthenticatorKey::Webauthn, Method::Webauthn, facts) else {
+        return Ok(());
+    };
+    let record = gatehouse_policy::VerificationRecord {
+        authenticator: AuthenticatorKey::Webauthn,
+        method: Method::Webauthn,
+        proof,
+        at: now,
+        in_flow: true,
+        enrollment_id: None,
+    };
+    option
+        .accepts(&record)
+        .map_err(|refusal| match refusal.constraint {
+            Some(gatehouse_policy::Constraint::UserVerification) => {
+                let (code, text) = super::webauthn::UV_REQUIRED;
+                Message::error(code, text)
+            }
+            _ => Message::error("constraint_not_met", capitalise(&refusal.message)),
+        })
 }
 
 /// Logs a refused WebAuthn answer (not counted for lock-out: the person held a real key, or the
@@ -1005,17 +1025,16 @@ fn verify_webauthn(
     } else {
         UserVerification::None
     };
-    if user_verification < webauthn_uv_wanted(data) {
-        log_webauthn_refusal(data, work, id, wa::UV_REQUIRED.0);
-        let (code, text) = wa::UV_REQUIRED;
-        data.messages.push(Message::error(code, text));
-        return Ok(false);
-    }
     let facts = VerificationFacts {
         hardware_protected: asserted.enrollment.hardware_protected,
         user_verification,
         ..VerificationFacts::default()
     };
+    if let Err(message) = webauthn_accepted(data, &facts, now) {
+        log_webauthn_refusal(data, work, id, &message.code);
+        data.messages.push(message);
+        return Ok(false);
+    }
     Ok(record_result_with(
         data,
         work,
