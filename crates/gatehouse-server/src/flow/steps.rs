@@ -1466,7 +1466,8 @@ async fn enroll(
             };
             match super::webauthn::finish_registration(state, &ceremony, &answer)? {
                 Ok(registered) => {
-                    new.name = Some("Security key or passkey".to_owned());
+                    // Tells several passkeys apart on `/app` and in the admin API.
+                    new.name = Some(format!("Passkey added {}", now.strftime("%Y-%m-%d %H:%M UTC")));
                     new.hardware_protected = registered.hardware_protected;
                     // The credential may verify its user: each assertion's UV flag says whether
                     // it did (DESIGN 3), so the enrollment offers `any` and the step checks.
