@@ -17,13 +17,15 @@ export async function freePort() {
   });
 }
 
-/** `extraArgs` are added to `gatehouse serve --demo …` (e.g. `--fastpass-ports`). */
-export async function startDemo(extraArgs = []) {
+/** `extraArgs` are added to `gatehouse serve --demo …` (e.g. `--fastpass-ports`). `host` names
+ * the issuer's host: WebAuthn needs a domain (`localhost`), not an IP address, as its RP ID. */
+export async function startDemo(extraArgs = [], { host = '127.0.0.1' } = {}) {
   const bin = process.env.GATEHOUSE_BIN;
   if (!bin) throw new Error('GATEHOUSE_BIN must point to the gatehouse binary');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-browser-'));
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
+  const probe = `http://127.0.0.1:${port}`;
   const logs = [];
   const child = spawn(bin, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--issuer', base, ...extraArgs], {
     cwd: dir,
@@ -43,7 +45,7 @@ export async function startDemo(extraArgs = []) {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      const res = await fetch(`${base}/healthz`);
+      const res = await fetch(`${probe}/healthz`);
       if (res.ok) break;
     } catch { /* not listening yet */ }
     if (exited) throw new Error(`gatehouse serve --demo exited:\n${logs.join('')}`);
@@ -52,6 +54,8 @@ export async function startDemo(extraArgs = []) {
   }
   return {
     base,
+    /** The same server by IP address, for Node's own requests (`localhost` may resolve to ::1). */
+    probe,
     dir,
     outbox: path.join(dir, 'gatehouse-outbox'),
     logs,

@@ -78,6 +78,89 @@
     return parts;
   }
 
+  // WebAuthn: the flow API speaks the WebAuthn Level 3 JSON form (binary fields base64url);
+  // navigator.credentials wants ArrayBuffers. These convert both ways.
+  function fromB64u(text) {
+    const b64 = text.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(text.length / 4) * 4, '=');
+    const bin = atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i += 1) bytes[i] = bin.charCodeAt(i);
+    return bytes.buffer;
+  }
+
+  function toB64u(buffer) {
+    const bytes = new Uint8Array(buffer);
+    let bin = '';
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  // Absent members, not nulls: WebIDL refuses `null` for sequences such as `hints`.
+  function dropNulls(value) {
+    if (Array.isArray(value)) return value.map(dropNulls);
+    if (value && typeof value === 'object') {
+      const out = {};
+      for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = dropNulls(v);
+      return out;
+    }
+    return value;
+  }
+
+  const withId = (c) => ({ ...c, id: fromB64u(c.id) });
+
+  function creationOptions(o) {
+    const options = dropNulls(o);
+    return { ...options, challenge: fromB64u(options.challenge), user: { ...options.user, id: fromB64u(options.user.id) },
+      excludeCredentials: (options.excludeCredentials || []).map(withId) };
+  }
+
+  function requestOptions(o) {
+    const options = dropNulls(o);
+    return { ...options, challenge: fromB64u(options.challenge), allowCredentials: (options.allowCredentials || []).map(withId) };
+  }
+
+  const TRANSPORTS = ['usb', 'nfc', 'ble', 'internal', 'hybrid', 'test'];
+
+  // PublicKeyCredential.toJSON(), written out for browsers that lack it.
+  function credentialJSON(cred) {
+    const r = cred.response;
+    const response = { clientDataJSON: toB64u(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = toB64u(r.attestationObject);
+      if (typeof r.getTransports === 'function') response.transports = r.getTransports().filter((t) => TRANSPORTS.includes(t));
+    } else {
+      response.authenticatorData = toB64u(r.authenticatorData);
+      response.signature = toB64u(r.signature);
+      response.userHandle = r.userHandle ? toB64u(r.userHandle) : null;
+    }
+    return { id: cred.id, rawId: toB64u(cred.rawId), type: cred.type, response,
+      clientExtensionResults: typeof cred.getClientExtensionResults === 'function' ? cred.getClientExtensionResults() : {} };
+  }
+
+  // Runs the browser's WebAuthn ceremony for a remediation that carries `options`, and posts
+  // the credential as its answer. `extra` adds fields (keep_signed_in on the identify screen).
+  async function webauthn(name, remediation, extra) {
+    if (!window.PublicKeyCredential || !navigator.credentials) {
+      showMessages([{ level: 'error', text: 'This browser does not support security keys or passkeys.' }]);
+      return;
+    }
+    let credential;
+    try {
+      credential = name === 'enroll-authenticator'
+        ? await navigator.credentials.create({ publicKey: creationOptions(remediation.options) })
+        : await navigator.credentials.get({ publicKey: requestOptions(remediation.options) });
+    } catch (e) {
+      showMessages([{ level: 'error', text: 'Your security key or passkey was not used (the request was cancelled or timed out). Try again, or choose another way.' }]);
+      return;
+    }
+    if (!credential) return;
+    await step(name, { ...(extra ? extra() : {}), credential: credentialJSON(credential) });
+  }
+
+  function webauthnButton(name, remediation, label, extra, cls) {
+    return el('button', { type: 'button', id: `webauthn-${name}`, class: cls, text: label, onclick: () => webauthn(name, remediation, extra) });
+  }
+
   function field(f, autofocus) {
     const id = `f-${f.name}`;
     if (f.type === 'boolean') {
@@ -150,12 +233,25 @@
     }
     if (state.user) parts.push(el('p', { class: 'muted', text: state.user.login }));
     const identify = named('identify') || named('identify-password');
+    let identifyForm = null;
     if (identify) {
       title.textContent = 'Sign in';
-      parts.push(form(identify.name, identify.fields, 'Next'));
+      identifyForm = form(identify.name, identify.fields, 'Next');
+      parts.push(identifyForm);
     }
     const challenge = named('challenge-authenticator');
-    if (challenge) {
+    if (challenge && challenge.options && identify) {
+      // Passwordless: a discoverable credential names the user; no login typed.
+      const keep = () => {
+        const box = identifyForm && identifyForm.elements.namedItem('keep_signed_in');
+        return box ? { keep_signed_in: box.checked } : {};
+      };
+      parts.push(el('div', { class: 'actions' }, webauthnButton('challenge-authenticator', challenge, challenge.label || 'Sign in with a passkey', keep, 'secondary')));
+    } else if (challenge && challenge.options) {
+      title.textContent = 'Verify with your security key or passkey';
+      parts.push(el('p', { text: 'Use the security key or passkey you set up for this account.' }));
+      parts.push(webauthnButton('challenge-authenticator', challenge, 'Use security key or passkey'));
+    } else if (challenge) {
       const key = challenge.authenticator.key;
       title.textContent = key === 'password' ? 'Enter your password' : `Verify with ${(LABELS[key] || key).toLowerCase()}`;
       if (challenge.sent_to) parts.push(el('p', { class: 'muted', text: `We sent a code to ${challenge.sent_to}.` }));
@@ -171,7 +267,12 @@
         parts.push(el('p', null, el('a', { href: enroll.totp.otpauth_uri, text: 'Open in an authenticator app on this device' })));
       }
       if (enroll.sent_to) parts.push(el('p', { class: 'muted', text: `We sent a code to ${enroll.sent_to}.` }));
-      parts.push(form('enroll-authenticator', enroll.fields, 'Continue'));
+      if (enroll.options) {
+        parts.push(el('p', { text: 'Your browser will ask you to create a passkey, or to touch your security key.' }));
+        parts.push(webauthnButton('enroll-authenticator', enroll, 'Set up passkey'));
+      } else {
+        parts.push(form('enroll-authenticator', enroll.fields, 'Continue'));
+      }
     }
     const poll = rems.find((r) => r.name === 'poll');
     if (poll && poll.authenticator && poll.authenticator.method === 'push') {

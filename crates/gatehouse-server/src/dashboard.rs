@@ -42,10 +42,11 @@ const REVERIFY_WINDOW: SignedDuration = SignedDuration::from_mins(5);
 const MAX_NAME_CHARS: usize = 64;
 
 /// What a person may set up and remove here themselves.
-const SELF_SERVICE: [AuthenticatorKey; 3] = [
+const SELF_SERVICE: [AuthenticatorKey; 4] = [
     AuthenticatorKey::Totp,
     AuthenticatorKey::Email,
     AuthenticatorKey::Phone,
+    AuthenticatorKey::Webauthn,
 ];
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,6 +12,7 @@
 //! - `commit`: one transaction per step (effects, session, code, the flow under its version).
 //! - `view`: the JSON state clients see.
 //! - `delivery`: email and SMS (outbox, SMTP, webhook).
+//! - `webauthn`: WebAuthn ceremonies (passkey sign-in, challenges, enrollment).
 //! - `page`: the sign-in page and its script.
 
 use std::net::{IpAddr, SocketAddr};
@@ -39,6 +40,7 @@ mod page;
 pub use page::{STYLE, icon, secure_headers};
 pub mod steps;
 pub mod view;
+pub mod webauthn;
 
 use data::{FlowApp, FlowData, Identity, Pending, Purpose, Status};
 
@@ -133,6 +135,7 @@ pub async fn start(
         uv_keys_added: 0,
         browser: start.browser,
         risk: None,
+        webauthn: None,
     };
     begin(state, data, start.interaction_allowed).await
 }
@@ -170,6 +173,7 @@ pub async fn start_dashboard(
         uv_keys_added: 0,
         browser,
         risk: None,
+        webauthn: None,
     };
     begin(state, data, true).await
 }
@@ -247,12 +251,19 @@ pub async fn start_enroll(
         uv_keys_added: 0,
         browser: None,
         risk: None,
+        webauthn: None,
     };
     let mut work = steps::Work {
         subject: engine::Subject::load(state, &data).await?,
         ..steps::Work::default()
     };
     steps::select_enroll(state, id, &mut data, &mut work, authenticator, true, state.now())?;
+    webauthn::ensure(
+        state,
+        &mut data,
+        work.subject.user.as_ref(),
+        &work.subject.enrollments,
+    )?;
     commit::insert(state, id, &data, Vec::new()).await?;
     deliver(state, &work.outgoing).await;
     Ok(id)
@@ -299,6 +310,7 @@ pub async fn start_reverify(
         uv_keys_added: 0,
         browser: None,
         risk: None,
+        webauthn: None,
     };
     begin(state, data, true).await
 }
@@ -348,6 +360,12 @@ async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) 
                 login_required: false,
             });
         }
+        webauthn::ensure(
+            state,
+            &mut data,
+            work.subject.user.as_ref(),
+            &work.subject.enrollments,
+        )?;
         commit::insert(state, id, &data, work.effects).await?;
         deliver(state, &work.outgoing).await;
         return Ok(Started::Interaction(id));
@@ -356,6 +374,7 @@ async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) 
         return Ok(Started::InteractionRequired { login_required: true });
     }
     device::offer_passwordless(state, id, &mut data).await?;
+    webauthn::ensure(state, &mut data, None, &[])?;
     commit::insert(state, id, &data, Vec::new()).await?;
     Ok(Started::Interaction(id))
 }
@@ -670,6 +689,7 @@ pub async fn reevaluate(
         uv_keys_added: 0,
         browser: None,
         risk: None,
+        webauthn: None,
     };
     let subject = engine::Subject::load_with(state, &data, Some(user.clone())).await?;
     if let Some(device_id) = session.device_id

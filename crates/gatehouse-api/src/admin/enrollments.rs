@@ -19,6 +19,9 @@ pub struct Enrollment {
     /// `none`, `any` or `biometric`.
     pub user_verification: String,
     pub device_id: Option<String>,
+    /// `webauthn` only: the credential id, base64url (what `rawId` carries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub last_used_at: Option<String>,

@@ -417,6 +417,7 @@ fn enrollment_to_wire(e: &Enrollment) -> WireEnrollment {
         hardware_protected: e.hardware_protected,
         user_verification: wire(&e.user_verification),
         device_id: e.device_id.map(|d| d.to_string()),
+        credential_id: crate::flow::webauthn::credential_id(e).map(str::to_owned),
         created_at: time(e.created_at),
         updated_at: time(e.updated_at),
         last_used_at: e.last_used_at.map(time),

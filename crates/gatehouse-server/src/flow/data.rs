@@ -56,6 +56,9 @@ pub struct FlowData {
     /// The sign-in's risk, scored when the user became known (docs/risk.md).
     #[serde(default)]
     pub risk: Option<FlowRisk>,
+    /// The WebAuthn ceremony of the current step (single use; `flow/webauthn.rs`).
+    #[serde(default)]
+    pub webauthn: Option<super::webauthn::Ceremony>,
 }
 
 /// A flow's risk level and the signals that produced it.

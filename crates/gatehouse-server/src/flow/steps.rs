@@ -110,6 +110,12 @@ struct AnswerBody {
     code: Option<String>,
     #[serde(default)]
     phone_number: Option<String>,
+    /// WebAuthn: the `PublicKeyCredential` in its JSON form.
+    #[serde(default)]
+    credential: Option<Value>,
+    /// Passkey sign-in from the identify screen.
+    #[serde(default)]
+    keep_signed_in: bool,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +159,10 @@ pub async fn apply(
             } else {
                 false
             }
+        }
+        ("challenge-authenticator", Pending::Identify) if data.identity.is_none() => {
+            let body: AnswerBody = parse(body)?;
+            passkey_sign_in(state, id, data, &mut work, body, now).await?
         }
         ("challenge-authenticator", Pending::Verify { .. }) => {
             let body: AnswerBody = parse(body)?;
@@ -224,6 +234,7 @@ pub async fn apply(
         ensure_code_sent(state, id, data, &mut work, now)?;
     }
     super::device::ensure_challenge(state, id, data).await?;
+    super::webauthn::ensure(state, data, work.subject.user.as_ref(), &work.subject.enrollments)?;
     Ok(work)
 }
 
@@ -494,6 +505,7 @@ async fn challenge(
             };
             verify_device_otp(state, id, data, work, &code, now).await
         }
+        AuthenticatorKey::Webauthn => verify_webauthn(state, id, data, work, body, now),
         other => {
             data.messages.push(Message::error(
                 "unsupported_authenticator",
@@ -817,6 +829,37 @@ fn record_result(
     counter: Option<i64>,
     now: Timestamp,
 ) -> bool {
+    let facts = VerificationFacts {
+        hardware_protected: enrollment.is_some_and(|e| e.hardware_protected),
+        user_verification: UserVerification::None,
+        user_confirmed: false,
+        idp_factor: None,
+    };
+    record_result_with(
+        data,
+        work,
+        id,
+        enrollment,
+        (authenticator, method),
+        ok.then_some(&facts),
+        counter,
+        now,
+    )
+}
+
+/// [`record_result`] with the facts the verification established (`None`: it failed).
+#[expect(clippy::too_many_arguments, reason = "one verification's facts")]
+fn record_result_with(
+    data: &mut FlowData,
+    work: &mut Work,
+    id: FlowId,
+    enrollment: Option<&Enrollment>,
+    (authenticator, method): (AuthenticatorKey, Method),
+    facts: Option<&VerificationFacts>,
+    counter: Option<i64>,
+    now: Timestamp,
+) -> bool {
+    let ok = facts.is_some();
     let mut event = Event::new(
         event_types::USER_AUTH_VERIFY,
         actor(&work.subject),
@@ -833,17 +876,11 @@ fn record_result(
     let Some(user) = work.subject.user.clone() else {
         return false;
     };
-    if !ok {
+    let Some(facts) = facts else {
         work.effects.push(Effect::Failure { user });
         return false;
-    }
-    let facts = VerificationFacts {
-        hardware_protected: enrollment.is_some_and(|e| e.hardware_protected),
-        user_verification: UserVerification::None,
-        user_confirmed: false,
-        idp_factor: None,
     };
-    let Some(proof) = prove(authenticator, method, &facts) else {
+    let Some(proof) = prove(authenticator, method, facts) else {
         return false;
     };
     if let Some(enrollment) = enrollment {
@@ -864,6 +901,248 @@ fn record_result(
     });
     data.current = None;
     true
+}
+
+/// Whether the current step's `webauthn` option accepts a verification with these facts (DESIGN
+/// 3: UV `any` only with the assertion's UV flag); the refusal for the person otherwise.
+fn webauthn_accepted(data: &FlowData, facts: &VerificationFacts, now: Timestamp) -> Result<(), Message> {
+    let Pending::Verify { options } = &data.pending else {
+        return Ok(());
+    };
+    let Some(option) = options
+        .iter()
+        .find(|o| o.authenticator == AuthenticatorKey::Webauthn && o.method == Method::Webauthn)
+    else {
+        return Ok(());
+    };
+    let Some(proof) = prove(AuthenticatorKey::Webauthn, Method::Webauthn, facts) else {
+        return Ok(());
+    };
+    let record = gatehouse_policy::VerificationRecord {
+        authenticator: AuthenticatorKey::Webauthn,
+        method: Method::Webauthn,
+        proof,
+        at: now,
+        in_flow: true,
+        enrollment_id: None,
+    };
+    option
+        .accepts(&record)
+        .map_err(|refusal| match refusal.constraint {
+            Some(gatehouse_policy::Constraint::UserVerification) => {
+                let (code, text) = super::webauthn::UV_REQUIRED;
+                Message::error(code, text)
+            }
+            _ => Message::error("constraint_not_met", capitalise(&refusal.message)),
+        })
+}
+
+/// Logs a refused WebAuthn answer (not counted for lock-out: the person held a real key, or the
+/// browser sent something that is no credential at all).
+fn log_webauthn_refusal(data: &FlowData, work: &mut Work, id: FlowId, reason: &str) {
+    let mut event = Event::new(
+        event_types::USER_AUTH_VERIFY,
+        actor(&work.subject),
+        Outcome::Failure,
+    )
+    .detail("flow_id", id.to_string())
+    .detail("authenticator", AuthenticatorKey::Webauthn.as_str())
+    .detail("method", Method::Webauthn.as_str())
+    .detail("reason", reason.to_owned())
+    .client_ip(data.client_ip.clone());
+    if let Some(user) = &work.subject.user {
+        event = event.user(user.id);
+    }
+    work.effects.push(Effect::Log(event));
+}
+
+/// The `credential` of a WebAuthn answer and the flow's ceremony of `kind`, or a message.
+fn webauthn_answer(
+    data: &mut FlowData,
+    body: AnswerBody,
+    kind: super::webauthn::CeremonyKind,
+) -> Option<(Value, super::webauthn::Ceremony)> {
+    let Some(answer) = body.credential else {
+        data.messages.push(Message::error(
+            "missing_field",
+            "Use your security key or passkey when your browser asks.",
+        ));
+        return None;
+    };
+    let Some(ceremony) = super::webauthn::take(data, kind) else {
+        data.messages.push(Message::error(
+            "ceremony_expired",
+            "That security key request has been used or has expired; try again.",
+        ));
+        return None;
+    };
+    Some((answer, ceremony))
+}
+
+/// Checks a WebAuthn assertion for the current `webauthn` challenge. The assertion proves user
+/// verification `any` only with its UV flag set; a step whose rule demands it refuses one
+/// without, saying why (DESIGN 3).
+fn verify_webauthn(
+    state: &AppState,
+    id: FlowId,
+    data: &mut FlowData,
+    work: &mut Work,
+    body: AnswerBody,
+    now: Timestamp,
+) -> Result<bool, StepError> {
+    use super::webauthn::{self as wa, CeremonyKind};
+    let Some((answer, ceremony)) = webauthn_answer(data, body, CeremonyKind::Authenticate) else {
+        return Ok(false);
+    };
+    if ceremony.user_id != work.subject.user.as_ref().map(|u| u.id) {
+        data.messages.push(Message::error(
+            "ceremony_expired",
+            "That security key request has been used or has expired; try again.",
+        ));
+        return Ok(false);
+    }
+    let checked = match wa::parse_assertion(&answer) {
+        Ok(assertion) => wa::finish_assertion(state, &ceremony, &assertion, &work.subject.enrollments)?,
+        Err(refusal) => Err(refusal),
+    };
+    let asserted = match checked {
+        Ok(asserted) => asserted,
+        Err(refusal) => {
+            if refusal.code == "invalid_credential" || refusal.code == "unknown_credential" {
+                // A signature that does not verify counts like a wrong code.
+                record_result_with(
+                    data,
+                    work,
+                    id,
+                    None,
+                    (AuthenticatorKey::Webauthn, Method::Webauthn),
+                    None,
+                    None,
+                    now,
+                );
+            } else {
+                log_webauthn_refusal(data, work, id, refusal.code);
+            }
+            data.messages.push(Message::error(refusal.code, refusal.text));
+            return Ok(false);
+        }
+    };
+    let user_verification = if asserted.user_verified {
+        UserVerification::Any
+    } else {
+        UserVerification::None
+    };
+    let facts = VerificationFacts {
+        hardware_protected: asserted.enrollment.hardware_protected,
+        user_verification,
+        ..VerificationFacts::default()
+    };
+    if let Err(message) = webauthn_accepted(data, &facts, now) {
+        log_webauthn_refusal(data, work, id, &message.code);
+        data.messages.push(message);
+        return Ok(false);
+    }
+    Ok(record_result_with(
+        data,
+        work,
+        id,
+        Some(&asserted.enrollment),
+        (AuthenticatorKey::Webauthn, Method::Webauthn),
+        Some(&facts),
+        asserted.counter,
+        now,
+    ))
+}
+
+/// Passwordless sign-in from the identify screen: a discoverable-credential assertion whose
+/// `userHandle` names the user and whose signature proves it (DESIGN 5). It reveals nothing
+/// about other accounts, so user enumeration prevention does not apply (DESIGN 4.4).
+async fn passkey_sign_in(
+    state: &AppState,
+    id: FlowId,
+    data: &mut FlowData,
+    work: &mut Work,
+    body: AnswerBody,
+    now: Timestamp,
+) -> Result<bool, StepError> {
+    use super::webauthn::{self as wa, CeremonyKind};
+    let keep_signed_in = body.keep_signed_in;
+    let Some((answer, ceremony)) = webauthn_answer(data, body, CeremonyKind::Discover) else {
+        return Ok(false);
+    };
+    let assertion = match wa::parse_assertion(&answer) {
+        Ok(a) => a,
+        Err(refusal) => {
+            data.messages.push(Message::error(refusal.code, refusal.text));
+            return Ok(false);
+        }
+    };
+    let user = match wa::user_handle(&assertion) {
+        Some(user_id) => state.store().users().get(user_id).await?,
+        None => None,
+    }
+    .filter(|u| u.status.can_sign_in());
+    let enrollments = match &user {
+        Some(u) => state.store().enrollments().of_user(u.id).await?,
+        None => Vec::new(),
+    };
+    let checked = match &user {
+        Some(_) => wa::finish_assertion(state, &ceremony, &assertion, &enrollments)?,
+        None => Err(wa::Refusal {
+            code: "unknown_credential",
+            text: "That passkey is not set up for an account here.".to_owned(),
+        }),
+    };
+    let (Some(user), Ok(asserted)) = (user, checked.clone()) else {
+        let reason = checked.err().map_or("unknown_credential", |r| r.code);
+        log_webauthn_refusal(data, work, id, reason);
+        let text = match reason {
+            "unknown_credential" => "That passkey is not set up for an account here.",
+            "possible_clone" => {
+                "This passkey's signature counter went backwards, which happens when a key has been copied. It was refused; ask your administrator."
+            }
+            _ => "The passkey could not be verified. Try again, or sign in with your username.",
+        };
+        data.messages.push(Message::error(reason, text));
+        return Ok(false);
+    };
+    work.effects.push(Effect::Log(
+        Event::new(
+            event_types::USER_AUTH_IDENTIFY,
+            Actor::User(user.id),
+            Outcome::Success,
+        )
+        .user(user.id)
+        .detail("flow_id", id.to_string())
+        .detail("login", user.login.as_str().to_owned())
+        .detail("method", "passkey")
+        .client_ip(data.client_ip.clone()),
+    ));
+    data.identity = Some(Identity {
+        login: user.login.as_str().to_owned(),
+        user_id: Some(user.id),
+        keep_signed_in,
+    });
+    work.subject = Subject::load_with(state, data, Some(user)).await?;
+    let facts = VerificationFacts {
+        hardware_protected: asserted.enrollment.hardware_protected,
+        user_verification: if asserted.user_verified {
+            UserVerification::Any
+        } else {
+            UserVerification::None
+        },
+        ..VerificationFacts::default()
+    };
+    Ok(record_result_with(
+        data,
+        work,
+        id,
+        Some(&asserted.enrollment),
+        (AuthenticatorKey::Webauthn, Method::Webauthn),
+        Some(&facts),
+        asserted.counter,
+        now,
+    ))
 }
 
 fn select(data: &mut FlowData, work: &Work, options: &[StepOption], body: &SelectBody) {
@@ -982,8 +1261,7 @@ fn ensure_code_sent(
     Ok(())
 }
 
-/// The authenticators this flow can enroll inline (WebAuthn and devices enroll through their own
-/// ceremonies).
+/// The authenticators this flow can enroll inline (devices enroll through Gatehouse Verify).
 pub fn enrollable(authenticator: AuthenticatorKey) -> bool {
     matches!(
         authenticator,
@@ -991,6 +1269,7 @@ pub fn enrollable(authenticator: AuthenticatorKey) -> bool {
             | AuthenticatorKey::Totp
             | AuthenticatorKey::Email
             | AuthenticatorKey::Phone
+            | AuthenticatorKey::Webauthn
     )
 }
 
@@ -1073,6 +1352,7 @@ async fn enroll(
     let Some(user) = work.subject.user.clone() else {
         return Ok(false);
     };
+    let mut enrolled_uv = UserVerification::None;
     let mut new = Enrollment {
         id: new_id(),
         user_id: user.id,
@@ -1176,6 +1456,43 @@ async fn enroll(
                 json!({"phone": phone})
             };
         }
+        AuthenticatorKey::Webauthn => {
+            let Some(answer) = body.credential else {
+                data.messages.push(Message::error(
+                    "missing_field",
+                    "Use your security key or passkey when your browser asks.",
+                ));
+                return Ok(false);
+            };
+            let Some(ceremony) = super::webauthn::take(data, super::webauthn::CeremonyKind::Register) else {
+                data.messages.push(Message::error(
+                    "ceremony_expired",
+                    "That request has been used or has expired; try again.",
+                ));
+                return Ok(false);
+            };
+            match super::webauthn::finish_registration(state, &ceremony, &answer)? {
+                Ok(registered) => {
+                    // Tells several passkeys apart on `/app` and in the admin API.
+                    new.name = Some(format!("Passkey added {}", now.strftime("%Y-%m-%d %H:%M UTC")));
+                    new.hardware_protected = registered.hardware_protected;
+                    // The credential may verify its user: each assertion's UV flag says whether
+                    // it did (DESIGN 3), so the enrollment offers `any` and the step checks.
+                    new.user_verification = UserVerification::Any;
+                    new.counter = (registered.counter > 0).then_some(i64::from(registered.counter));
+                    enrolled_uv = if registered.user_verified {
+                        UserVerification::Any
+                    } else {
+                        UserVerification::None
+                    };
+                    new.data = serde_json::to_value(&registered.data).map_err(|e| bad_state(&e))?;
+                }
+                Err(refusal) => {
+                    data.messages.push(Message::error(refusal.code, refusal.text));
+                    return Ok(false);
+                }
+            }
+        }
         other => {
             data.messages.push(Message::error(
                 "unsupported_authenticator",
@@ -1199,7 +1516,11 @@ async fn enroll(
     work.effects.push(Effect::CreateEnrollment(new.clone()));
     work.subject.enrollments.push(new.clone());
     // Setting it up proved possession of it: it counts as a verification in this flow.
-    let facts = VerificationFacts::default();
+    let facts = VerificationFacts {
+        hardware_protected: new.hardware_protected,
+        user_verification: enrolled_uv,
+        ..VerificationFacts::default()
+    };
     if let Some(proof) = prove(authenticator, method, &facts) {
         data.records.push(FlowRecord {
             id: new_id(),

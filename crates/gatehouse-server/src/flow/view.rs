@@ -7,6 +7,7 @@ use gatehouse_policy::{AuthenticatorKey, Method, MethodConstraints, SignInFlow};
 use serde_json::{Value, json};
 
 use super::data::{Current, FlowData, Pending, Status};
+use super::webauthn::CeremonyKind;
 
 /// What the view needs besides the flow data.
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +86,20 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                 }));
                 list.push(poll(AuthenticatorKey::Device, Method::Fastpass, None));
             }
+            // Passwordless passkey sign-in: a discoverable assertion, empty `allowCredentials`.
+            if let Some(ceremony) = data
+                .webauthn
+                .as_ref()
+                .filter(|c| c.kind == CeremonyKind::Discover)
+            {
+                list.push(json!({
+                    "name": "challenge-authenticator",
+                    "authenticator": authenticator_json(AuthenticatorKey::Webauthn, Method::Webauthn),
+                    "label": "Sign in with a passkey",
+                    "options": ceremony.options,
+                    "fields": [],
+                }));
+            }
         }
         Pending::Verify {
             options: step_options,
@@ -112,6 +127,16 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                 }
                 if let Some(otp) = otp {
                     set(&mut challenge, "sent_to", json!(otp.sent_to));
+                }
+                if *authenticator == AuthenticatorKey::Webauthn {
+                    set(&mut challenge, "fields", json!([]));
+                    if let Some(ceremony) = data
+                        .webauthn
+                        .as_ref()
+                        .filter(|c| c.kind == CeremonyKind::Authenticate)
+                    {
+                        set(&mut challenge, "options", ceremony.options.clone());
+                    }
                 }
                 if let Some(constraints) = step_options
                     .iter()
@@ -227,6 +252,16 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                 }
                 if let Some(otp) = otp {
                     set(&mut enroll_state, "sent_to", json!(otp.sent_to));
+                }
+                if *authenticator == AuthenticatorKey::Webauthn {
+                    set(&mut enroll_state, "fields", json!([]));
+                    if let Some(ceremony) = data
+                        .webauthn
+                        .as_ref()
+                        .filter(|c| c.kind == CeremonyKind::Register)
+                    {
+                        set(&mut enroll_state, "options", ceremony.options.clone());
+                    }
                 }
                 list.push(enroll_state);
             }

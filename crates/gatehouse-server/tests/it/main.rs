@@ -17,3 +17,4 @@ mod health;
 mod oidc;
 mod risk;
 mod support;
+mod webauthn;
