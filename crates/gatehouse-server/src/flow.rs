@@ -263,7 +263,8 @@ pub async fn start_enroll(
         &mut data,
         work.subject.user.as_ref(),
         &work.subject.enrollments,
-    )?;
+    )
+    .await?;
     commit::insert(state, id, &data, Vec::new()).await?;
     deliver(state, &work.outgoing).await;
     Ok(id)
@@ -365,7 +366,8 @@ async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) 
             &mut data,
             work.subject.user.as_ref(),
             &work.subject.enrollments,
-        )?;
+        )
+        .await?;
         commit::insert(state, id, &data, work.effects).await?;
         deliver(state, &work.outgoing).await;
         return Ok(Started::Interaction(id));
@@ -374,7 +376,7 @@ async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) 
         return Ok(Started::InteractionRequired { login_required: true });
     }
     device::offer_passwordless(state, id, &mut data).await?;
-    webauthn::ensure(state, &mut data, None, &[])?;
+    webauthn::ensure(state, &mut data, None, &[]).await?;
     commit::insert(state, id, &data, Vec::new()).await?;
     Ok(Started::Interaction(id))
 }

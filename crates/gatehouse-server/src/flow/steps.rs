@@ -234,7 +234,7 @@ pub async fn apply(
         ensure_code_sent(state, id, data, &mut work, now)?;
     }
     super::device::ensure_challenge(state, id, data).await?;
-    super::webauthn::ensure(state, data, work.subject.user.as_ref(), &work.subject.enrollments)?;
+    super::webauthn::ensure(state, data, work.subject.user.as_ref(), &work.subject.enrollments).await?;
     Ok(work)
 }
 

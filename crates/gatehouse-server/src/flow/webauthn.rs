@@ -138,8 +138,10 @@ fn active_webauthn(enrollments: &[Enrollment]) -> impl Iterator<Item = &Enrollme
 }
 
 /// The ceremony the flow's current step needs: kept when it still fits, issued afresh when it
-/// does not (or was consumed), dropped when the step needs none.
-pub fn ensure(
+/// does not (or was consumed), dropped when the step needs none. Passkey sign-in is offered on
+/// the identify screen only once someone has a passkey, so organisations without WebAuthn see
+/// the plain identify step (as FastPass does for devices).
+pub async fn ensure(
     state: &AppState,
     data: &mut FlowData,
     user: Option<&User>,
@@ -172,6 +174,17 @@ pub fn ensure(
         data.webauthn = None;
         return Ok(());
     };
+    if kind == CeremonyKind::Discover
+        && data.webauthn.as_ref().is_none_or(|c| c.kind != kind)
+        && !state
+            .store()
+            .enrollments()
+            .any_active_of(AuthenticatorKey::Webauthn)
+            .await?
+    {
+        data.webauthn = None;
+        return Ok(());
+    }
     let fits = data
         .webauthn
         .as_ref()

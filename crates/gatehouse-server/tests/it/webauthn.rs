@@ -15,10 +15,51 @@ fn webauthn_challenge(state: &Value) -> Option<&Value> {
         .find(|r| r["name"] == "challenge-authenticator" && r["authenticator"]["key"] == "webauthn")
 }
 
+/// Stores a `webauthn` enrollment for bob (its key is never used: only that one exists matters).
+async fn give_bob_a_passkey(server: &TestServer) {
+    use gatehouse_core::model::{
+        AuthenticatorKey, Enrollment, EnrollmentId, EnrollmentStatus, Method, UserVerification,
+    };
+    let bob = server
+        .state
+        .store()
+        .users()
+        .by_login("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    let now = server.clock.now();
+    let enrollment = Enrollment {
+        id: EnrollmentId::from_uuid(uuid::Uuid::new_v4()),
+        user_id: bob.id,
+        authenticator: AuthenticatorKey::Webauthn,
+        methods: vec![Method::Webauthn],
+        status: EnrollmentStatus::Active,
+        name: None,
+        data: json!({"credential_id": "AA", "credential": {}}),
+        hardware_protected: false,
+        user_verification: UserVerification::Any,
+        device_id: None,
+        counter: None,
+        created_at: now,
+        updated_at: now,
+        last_used_at: None,
+    };
+    let mut tx = server.state.store().begin().await.unwrap();
+    tx.enrollments().insert(&enrollment).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 #[tokio::test]
 async fn webauthn_identify_offers_a_discoverable_passkey_challenge_used_once() {
     let server = TestServer::demo().await;
     let browser = Browser::new(&server);
+    // Nobody has a passkey yet: the identify step is offered alone.
+    let flow = browser.start_dashboard().await;
+    let (_, state) = browser.state(&flow).await;
+    assert!(webauthn_challenge(&state).is_none(), "{state}");
+    give_bob_a_passkey(&server).await;
+
     let flow = browser.start_dashboard().await;
     let (_, state) = browser.state(&flow).await;
     assert!(remediation(&state, "identify").is_some(), "{state}");

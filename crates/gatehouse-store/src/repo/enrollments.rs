@@ -4,8 +4,8 @@
 //! is accepted once even when two requests race.
 
 use gatehouse_core::model::{
-    DeviceId, Enrollment, EnrollmentId, EnrollmentStatus, UserId, parse_authenticator, parse_method,
-    parse_user_verification,
+    AuthenticatorKey, DeviceId, Enrollment, EnrollmentId, EnrollmentStatus, UserId, parse_authenticator,
+    parse_method, parse_user_verification,
 };
 use jiff::Timestamp;
 
@@ -76,6 +76,15 @@ impl<E: Exec> Enrollments<E> {
         let q = query(concat!(select!(), " WHERE user_id = $1 ORDER BY created_at, id")).bind(user);
         let rows = self.ex.fetch_all(q).await?;
         rows.iter().map(enrollment_from_row).collect()
+    }
+
+    /// Whether anyone has an active enrollment of `authenticator` (a sign-in page then offers
+    /// passwordless sign-in with it).
+    pub async fn any_active_of(&mut self, authenticator: AuthenticatorKey) -> Result<bool, StoreError> {
+        let q = query("SELECT id FROM enrollments WHERE authenticator = $1 AND status = $2 LIMIT 1")
+            .bind(authenticator.as_str())
+            .bind(EnrollmentStatus::Active.as_str());
+        Ok(self.ex.fetch_optional(q).await?.is_some())
     }
 
     /// The enrollments that live on a device.
