@@ -86,7 +86,7 @@ test('alice enrolls a passkey from /app, signs out, and signs in passwordless wi
   assert.equal(passkeys.length, 1);
   assert.equal(passkeys[0].credential_id, Buffer.from(stored[0].credentialId, 'base64').toString('base64url'));
 
-  await page.getByRole('button', { name: /sign out/i }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.goto(`${server.base}/app`);
   assert.match(page.url(), /\/signin\//, 'signed out: /app asks to sign in again');
 
@@ -111,7 +111,7 @@ test('alice enrolls a passkey from /app, signs out, and signs in passwordless wi
 test('a rule requiring user_verification: any refuses an assertion from an authenticator that did not verify the user', async () => {
   const { context, page, problems } = await withAuthenticator({ verifiesUser: false });
   await enrollPasskeyFromApp(page);
-  await page.getByRole('button', { name: /sign out/i }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
 
   // finance (DESIGN 12): password, then totp | webauthn with user_verification: any | push.
   await page.goto('http://127.0.0.1:9001/');
@@ -142,7 +142,7 @@ test('a copied passkey whose signature counter lags behind is refused as a possi
   const original = await withAuthenticator({ verifiesUser: true });
   await enrollPasskeyFromApp(original.page);
   const [snapshot] = (await original.credentials()).filter((c) => c.isResidentCredential);
-  await original.page.getByRole('button', { name: /sign out/i }).click();
+  await original.page.getByRole('button', { name: 'Sign out', exact: true }).click();
   // The original signs in once more: the server's counter moves past the snapshot's.
   await original.page.goto(`${server.base}/app`);
   await original.page.locator('#webauthn-challenge-authenticator').click();
