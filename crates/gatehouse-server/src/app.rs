@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::layer,
         ))
+        .layer(axum::middleware::from_fn(crate::audit::request_scope))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         // Every request has an `x-request-id` (the caller's, or a new UUID) in its log span and
         // its response.

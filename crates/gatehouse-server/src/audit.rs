@@ -62,6 +62,28 @@ async fn write(store: &Store, events: &[LogEvent]) -> Result<(), StoreError> {
     tx.commit().await
 }
 
+tokio::task_local! {
+    /// The `x-request-id` of the request this task serves (set by [`request_scope`]).
+    static REQUEST_ID: String;
+}
+
+/// Middleware: every event built while serving the request carries its `x-request-id`, so the
+/// system log and the structured logs can be joined.
+pub async fn request_scope(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match id {
+        Some(id) => REQUEST_ID.scope(id, next.run(request)).await,
+        None => next.run(request).await,
+    }
+}
+
 /// An event being assembled: `Event::new(types::USER_CREATE, actor, Outcome::Success).user(id)
 /// .detail("login", "alice").append(&mut tx, now)`.
 #[derive(Debug, Clone)]
@@ -86,7 +108,7 @@ impl Event {
             user: None,
             app: None,
             device: None,
-            request_id: None,
+            request_id: REQUEST_ID.try_with(Clone::clone).ok(),
             client_ip: None,
             details: Map::new(),
         }

@@ -167,6 +167,36 @@ async fn every_response_carries_a_request_id_and_keeps_the_callers() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn system_log_events_carry_the_request_id_of_their_request() {
+    let server = TestServer::demo().await;
+    let res = server
+        .admin(reqwest::Method::POST, "/api/v1/groups")
+        .header("x-request-id", "lb-req-42")
+        .json(&serde_json::json!({"name": "auditors"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let page = server
+        .state
+        .store()
+        .log()
+        .query(
+            &gatehouse_store::LogFilter {
+                type_prefix: Some("group.lifecycle.create".to_owned()),
+                ..gatehouse_store::LogFilter::default()
+            },
+            &gatehouse_store::PageRequest::first(1),
+        )
+        .await
+        .unwrap();
+    let event = &page.items[0];
+    assert_eq!(event.details["name"], "auditors", "{event:?}");
+    assert_eq!(event.request_id.as_deref(), Some("lb-req-42"));
+    server.stop().await;
+}
+
 /// The `gatehouse` binary of this workspace (built on demand).
 fn gatehouse_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
