@@ -163,6 +163,28 @@ test('on /app a person renames an authenticator, sees their apps and sessions, a
   await context.close();
 });
 
+test('setting up an authenticator app from /app shows a QR code and the key, and the code from it completes the setup', async () => {
+  const { context, page, problems } = await freshPage();
+  await page.goto(`${server.base}/app`);
+  await page.locator('input[name=login]').fill('admin');
+  await submit(page);
+  await page.locator('input[name=password]').fill('admin-password-123');
+  await submit(page);
+  await page.waitForURL(`${server.base}/app`);
+  await page.getByRole('button', { name: 'Add authenticator app code' }).click();
+  const qr = page.getByRole('img', { name: /QR code/ });
+  await qr.waitFor();
+  assert.ok(await qr.evaluate((img) => img.complete && img.naturalWidth >= 200), 'the QR code image renders');
+  const secret = (await page.locator('code.secret').textContent()).trim();
+  await page.screenshot({ path: '../target/screenshots/totp-setup-qr.png' });
+  await page.locator('input[name=code]').fill(totp(secret));
+  await submit(page);
+  await page.waitForURL(`${server.base}/app`);
+  assert.equal(await page.locator('#authenticators li[data-authenticator=totp]').count(), 1);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('an unknown flow id shows a page that says so, not a blank screen', async () => {
   const { context, page } = await freshPage();
   await page.goto(`${server.base}/signin/no-such-flow`);

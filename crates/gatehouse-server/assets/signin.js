@@ -262,7 +262,8 @@
       const key = enroll.authenticator.key;
       title.textContent = `Set up ${(LABELS[key] || key).toLowerCase()}`;
       if (enroll.totp) {
-        parts.push(el('p', { text: 'Add this key to your authenticator app, then enter the code it shows.' }));
+        parts.push(el('p', { text: 'Scan this QR code with your authenticator app, or type the key below into it; then enter the code it shows.' }));
+        if (enroll.totp.qr_code) parts.push(el('img', { src: enroll.totp.qr_code, alt: 'QR code of the key for your authenticator app', width: '200', height: '200', class: 'qr' }));
         parts.push(el('code', { class: 'secret', text: enroll.totp.secret }));
         parts.push(el('p', null, el('a', { href: enroll.totp.otpauth_uri, text: 'Open in an authenticator app on this device' })));
       }

@@ -247,7 +247,7 @@ fn remediation(data: &FlowData, options: &ViewOptions<'_>) -> Value {
                     set(
                         &mut enroll_state,
                         "totp",
-                        json!({"secret": secret, "otpauth_uri": uri}),
+                        json!({"secret": secret, "otpauth_uri": uri, "qr_code": qr_code(uri)}),
                     );
                 }
                 if let Some(otp) = otp {
@@ -350,6 +350,22 @@ pub fn label(key: AuthenticatorKey, method: Method) -> &'static str {
         (AuthenticatorKey::SmartCard, _) => "Smart card",
         (AuthenticatorKey::Idp, _) => "Identity provider",
     }
+}
+
+/// The QR code of an `otpauth://` URI as an SVG `data:` URI, for authenticator apps to scan (the
+/// page's CSP allows `data:` images; nothing is fetched from elsewhere).
+fn qr_code(uri: &str) -> Option<String> {
+    use base64::Engine as _;
+    let code = qrcode::QrCode::with_error_correction_level(uri, qrcode::EcLevel::M).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
 }
 
 /// Sets `key` on a JSON object (no-op on anything else).

@@ -359,6 +359,19 @@ authentication_policies:
             .unwrap()
             .starts_with("otpauth://totp/")
     );
+    let qr = enroll["totp"]["qr_code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{enroll}"));
+    let svg = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        qr.strip_prefix("data:image/svg+xml;base64,")
+            .expect("an SVG data URI"),
+    )
+    .unwrap();
+    assert!(
+        String::from_utf8(svg).unwrap().contains("<svg"),
+        "a scannable QR code"
+    );
 
     let (_, state) = browser
         .post(&flow, "enroll-authenticator", json!({"code": "000000"}))
