@@ -106,36 +106,23 @@ pub async fn start(
     start: FlowStart,
 ) -> Result<Started, ApiError> {
     let session = session.filter(|_| !start.force_login);
+    let app = FlowApp {
+        id: Some(start.app.id),
+        client_id: start.app.client_id.as_str().to_owned(),
+        name: start.app.name.as_str().to_owned(),
+    };
+    let purpose = Purpose::Authorize {
+        request: start.request,
+    };
     let data = FlowData {
-        status: Status::InProgress,
-        purpose: Purpose::Authorize {
-            request: start.request,
-        },
-        app: FlowApp {
-            id: Some(start.app.id),
-            client_id: start.app.client_id.as_str().to_owned(),
-            name: start.app.name.as_str().to_owned(),
-        },
         step_up: start.step_up,
-        client_ip: start.client_ip.to_canonical().to_string(),
         user_agent: start.user_agent,
         session_id: session.as_ref().map(|s| s.session.id),
-        identity: session.as_ref().map(|s| Identity {
-            login: s.user.login.as_str().to_owned(),
-            user_id: Some(s.user.id),
-            keep_signed_in: s.session.keep_signed_in,
-        }),
-        records: Vec::new(),
-        pending: Pending::Identify,
-        current: None,
-        messages: Vec::new(),
-        redirect: None,
-        rule: None,
-        device: None,
-        uv_keys_added: 0,
+        identity: session
+            .as_ref()
+            .map(|s| Identity::of(&s.user, s.session.keep_signed_in)),
         browser: start.browser,
-        risk: None,
-        webauthn: None,
+        ..FlowData::new(purpose, app, start.client_ip.to_canonical().to_string())
     };
     begin(state, data, start.interaction_allowed).await
 }
@@ -148,32 +135,17 @@ pub async fn start_dashboard(
     user_agent: Option<String>,
     browser: Option<String>,
 ) -> Result<Started, ApiError> {
+    let purpose = Purpose::Dashboard {
+        return_to: return_to.to_owned(),
+    };
     let data = FlowData {
-        status: Status::InProgress,
-        purpose: Purpose::Dashboard {
-            return_to: return_to.to_owned(),
-        },
-        app: FlowApp {
-            id: None,
-            client_id: DASHBOARD_CLIENT.to_owned(),
-            name: "Gatehouse".to_owned(),
-        },
-        step_up: gatehouse_policy::StepUp::default(),
-        client_ip: client_ip.to_canonical().to_string(),
         user_agent,
-        session_id: None,
-        identity: None,
-        records: Vec::new(),
-        pending: Pending::Identify,
-        current: None,
-        messages: Vec::new(),
-        redirect: None,
-        rule: None,
-        device: None,
-        uv_keys_added: 0,
         browser,
-        risk: None,
-        webauthn: None,
+        ..FlowData::new(
+            purpose,
+            FlowApp::own_pages(),
+            client_ip.to_canonical().to_string(),
+        )
     };
     begin(state, data, true).await
 }
@@ -215,26 +187,14 @@ pub async fn start_enroll(
     return_to: &str,
 ) -> Result<FlowId, ApiError> {
     let id = FlowId::from_uuid(uuid::Uuid::new_v4());
+    let purpose = Purpose::Enroll {
+        return_to: return_to.to_owned(),
+    };
+    let client_ip = live.session.client_ip.clone().unwrap_or_default();
     let mut data = FlowData {
-        status: Status::InProgress,
-        purpose: Purpose::Enroll {
-            return_to: return_to.to_owned(),
-        },
-        app: FlowApp {
-            id: None,
-            client_id: DASHBOARD_CLIENT.to_owned(),
-            name: "Gatehouse".to_owned(),
-        },
-        step_up: gatehouse_policy::StepUp::default(),
-        client_ip: live.session.client_ip.clone().unwrap_or_default(),
         user_agent: live.session.user_agent.clone(),
         session_id: Some(live.session.id),
-        identity: Some(Identity {
-            login: live.user.login.as_str().to_owned(),
-            user_id: Some(live.user.id),
-            keep_signed_in: live.session.keep_signed_in,
-        }),
-        records: Vec::new(),
+        identity: Some(Identity::of(&live.user, live.session.keep_signed_in)),
         pending: Pending::Enroll {
             options: vec![gatehouse_policy::EnrollOption {
                 authenticator,
@@ -243,15 +203,7 @@ pub async fn start_enroll(
                 enrollment_id: None,
             }],
         },
-        current: None,
-        messages: Vec::new(),
-        redirect: None,
-        rule: None,
-        device: None,
-        uv_keys_added: 0,
-        browser: None,
-        risk: None,
-        webauthn: None,
+        ..FlowData::new(purpose, FlowApp::own_pages(), client_ip)
     };
     let mut work = steps::Work {
         subject: engine::Subject::load(state, &data).await?,
@@ -279,39 +231,19 @@ pub async fn start_reverify(
     live: &LiveSession,
     return_to: &str,
 ) -> Result<Started, ApiError> {
+    let purpose = Purpose::Dashboard {
+        return_to: return_to.to_owned(),
+    };
+    let client_ip = live.session.client_ip.clone().unwrap_or_default();
     let data = FlowData {
-        status: Status::InProgress,
-        purpose: Purpose::Dashboard {
-            return_to: return_to.to_owned(),
-        },
-        app: FlowApp {
-            id: None,
-            client_id: DASHBOARD_CLIENT.to_owned(),
-            name: "Gatehouse".to_owned(),
-        },
         step_up: gatehouse_policy::StepUp {
             in_flow_only: true,
             ..gatehouse_policy::StepUp::default()
         },
-        client_ip: live.session.client_ip.clone().unwrap_or_default(),
         user_agent: live.session.user_agent.clone(),
         session_id: Some(live.session.id),
-        identity: Some(Identity {
-            login: live.user.login.as_str().to_owned(),
-            user_id: Some(live.user.id),
-            keep_signed_in: live.session.keep_signed_in,
-        }),
-        records: Vec::new(),
-        pending: Pending::Identify,
-        current: None,
-        messages: Vec::new(),
-        redirect: None,
-        rule: None,
-        device: None,
-        uv_keys_added: 0,
-        browser: None,
-        risk: None,
-        webauthn: None,
+        identity: Some(Identity::of(&live.user, live.session.keep_signed_in)),
+        ..FlowData::new(purpose, FlowApp::own_pages(), client_ip)
     };
     begin(state, data, true).await
 }
@@ -651,25 +583,16 @@ pub async fn reevaluate(
     let now = state.now();
     let policies = state.policies().await?;
     let records = state.store().sessions().records(session.id).await?;
+    let purpose = Purpose::Dashboard {
+        return_to: String::new(),
+    };
+    let app = FlowApp {
+        id: None,
+        client_id: client_id.to_owned(),
+        name: client_id.to_owned(),
+    };
     let mut data = FlowData {
-        status: Status::InProgress,
-        purpose: Purpose::Dashboard {
-            return_to: String::new(),
-        },
-        app: FlowApp {
-            id: None,
-            client_id: client_id.to_owned(),
-            name: client_id.to_owned(),
-        },
-        step_up: gatehouse_policy::StepUp::default(),
-        client_ip: ip.to_canonical().to_string(),
-        user_agent: None,
-        session_id: None,
-        identity: Some(Identity {
-            login: user.login.as_str().to_owned(),
-            user_id: Some(user.id),
-            keep_signed_in: session.keep_signed_in,
-        }),
+        identity: Some(Identity::of(user, session.keep_signed_in)),
         records: records
             .iter()
             .map(|r| data::FlowRecord {
@@ -682,16 +605,7 @@ pub async fn reevaluate(
                 proof: r.proof,
             })
             .collect(),
-        pending: Pending::Identify,
-        current: None,
-        messages: Vec::new(),
-        redirect: None,
-        rule: None,
-        device: None,
-        uv_keys_added: 0,
-        browser: None,
-        risk: None,
-        webauthn: None,
+        ..FlowData::new(purpose, app, ip.to_canonical().to_string())
     };
     let subject = engine::Subject::load_with(state, &data, Some(user.clone())).await?;
     if let Some(device_id) = session.device_id

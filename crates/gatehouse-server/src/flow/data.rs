@@ -61,6 +61,56 @@ pub struct FlowData {
     pub webauthn: Option<super::webauthn::Ceremony>,
 }
 
+impl FlowData {
+    /// A flow in progress for `app` from `client_ip`, waiting for `identify`, with nothing else
+    /// known yet; callers set what their kind of flow starts with.
+    pub fn new(purpose: Purpose, app: FlowApp, client_ip: String) -> Self {
+        Self {
+            status: Status::InProgress,
+            purpose,
+            app,
+            step_up: StepUp::default(),
+            client_ip,
+            user_agent: None,
+            session_id: None,
+            identity: None,
+            records: Vec::new(),
+            pending: Pending::Identify,
+            current: None,
+            messages: Vec::new(),
+            redirect: None,
+            rule: None,
+            device: None,
+            uv_keys_added: 0,
+            browser: None,
+            risk: None,
+            webauthn: None,
+        }
+    }
+}
+
+impl FlowApp {
+    /// Gatehouse's own pages (`/app`, `/admin`), signing in as [`super::DASHBOARD_CLIENT`].
+    pub fn own_pages() -> Self {
+        Self {
+            id: None,
+            client_id: super::DASHBOARD_CLIENT.to_owned(),
+            name: "Gatehouse".to_owned(),
+        }
+    }
+}
+
+impl Identity {
+    /// The user of a live session.
+    pub fn of(user: &gatehouse_core::model::User, keep_signed_in: bool) -> Self {
+        Self {
+            login: user.login.as_str().to_owned(),
+            user_id: Some(user.id),
+            keep_signed_in,
+        }
+    }
+}
+
 /// A flow's risk level and the signals that produced it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowRisk {
