@@ -1027,16 +1027,7 @@ fn verify_webauthn(
             return Ok(false);
         }
     };
-    let user_verification = if asserted.user_verified {
-        UserVerification::Any
-    } else {
-        UserVerification::None
-    };
-    let facts = VerificationFacts {
-        hardware_protected: asserted.enrollment.hardware_protected,
-        user_verification,
-        ..VerificationFacts::default()
-    };
+    let facts = asserted.facts();
     if let Err(message) = webauthn_accepted(data, &facts, now) {
         log_webauthn_refusal(data, work, id, &message.code);
         data.messages.push(message);
@@ -1118,21 +1109,10 @@ async fn passkey_sign_in(
         .detail("method", "passkey")
         .client_ip(data.client_ip.clone()),
     ));
-    data.identity = Some(Identity {
-        login: user.login.as_str().to_owned(),
-        user_id: Some(user.id),
-        keep_signed_in,
-    });
+    data.identity = Some(Identity::of(&user, keep_signed_in));
     work.subject = Subject::load_with(state, data, Some(user)).await?;
-    let facts = VerificationFacts {
-        hardware_protected: asserted.enrollment.hardware_protected,
-        user_verification: if asserted.user_verified {
-            UserVerification::Any
-        } else {
-            UserVerification::None
-        },
-        ..VerificationFacts::default()
-    };
+    engine::score_risk(state, data, work.subject.user.as_ref()).await?;
+    let facts = asserted.facts();
     Ok(record_result_with(
         data,
         work,

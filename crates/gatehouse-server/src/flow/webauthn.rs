@@ -339,6 +339,22 @@ pub struct Asserted {
     pub counter: Option<i64>,
 }
 
+impl Asserted {
+    /// What the assertion proves (DESIGN section 3): user verification `any` only with the UV
+    /// flag, hardware protection as the enrollment's attestation said.
+    pub fn facts(&self) -> gatehouse_policy::VerificationFacts {
+        gatehouse_policy::VerificationFacts {
+            hardware_protected: self.enrollment.hardware_protected,
+            user_verification: if self.user_verified {
+                gatehouse_policy::UserVerification::Any
+            } else {
+                gatehouse_policy::UserVerification::None
+            },
+            ..gatehouse_policy::VerificationFacts::default()
+        }
+    }
+}
+
 /// The answer to an assertion ceremony, parsed.
 pub fn parse_assertion(answer: &Value) -> Result<PublicKeyCredential, Refusal> {
     serde_json::from_value::<PublicKeyCredential>(answer.clone()).map_err(|_| malformed())
