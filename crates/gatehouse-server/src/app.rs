@@ -67,6 +67,10 @@ pub async fn start(config: Config, clock: Clock) -> Result<Started, ServerError>
     let store = Store::connect(&config.database_url).await?;
     let demo = config.demo;
     let configured_token = config.admin_token.clone();
+    // Nodes starting together on one PostgreSQL database take turns to make the shared state
+    // (signing keys, demo organisation, built-in client, first admin token): the first makes
+    // it, the others find it made.
+    let lock = store.start_lock().await?;
     let state = AppState::build(config, store, clock).await?;
     let seeded_demo = if demo {
         demo::seed_if_empty(&state).await?
@@ -76,6 +80,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Started, ServerError>
     verify::ensure_builtin_client(&state).await?;
     let new_admin_token =
         admin::tokens::ensure_initial(state.store(), configured_token.as_deref(), state.now()).await?;
+    lock.release().await?;
     Ok(Started {
         state,
         seeded_demo,
@@ -100,6 +105,7 @@ pub async fn serve(
         }
     });
     let backchannel = tokio::spawn(oidc::backchannel::run(state.clone()));
+    let follow = tokio::spawn(follow_other_nodes(state.clone()));
     let shutdown = async move {
         shutdown.await;
         // Load balancers see `/readyz` fail while the requests in flight finish.
@@ -112,6 +118,38 @@ pub async fn serve(
         .await?;
     upkeep.abort();
     backchannel.abort();
+    follow.abort();
     state.store().close().await;
     Ok(())
+}
+
+/// Drops this node's cached policies, clients and keys whenever any node announces a change to
+/// them (PostgreSQL `LISTEN`); returns at once on SQLite, where there is one node.
+async fn follow_other_nodes(state: AppState) {
+    use gatehouse_store::{Change, Heard};
+    loop {
+        let mut changes = match state.store().changes().await {
+            Ok(Some(changes)) => changes,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen to the other nodes; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            match changes.next().await {
+                Ok(Heard::Changed(change)) => state.forget(change).await,
+                Ok(Heard::Reconnected) => {
+                    for change in [Change::Policies, Change::Clients, Change::Keys] {
+                        state.forget(change).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the other nodes' announcements; reconnecting");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
 }

@@ -49,6 +49,7 @@ pub mod oidc;
 pub mod passwords;
 pub mod risk;
 pub mod secrets;
+pub mod seed;
 pub mod session;
 mod state;
 pub mod verify;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use gatehouse_crypto::Keyring;
 use gatehouse_oidc::Issuer;
 use gatehouse_policy::PolicySet;
-use gatehouse_store::Store;
+use gatehouse_store::{Change, Store};
 use tokio::sync::RwLock;
 
 use crate::passwords::Passwords;
@@ -154,9 +154,34 @@ impl AppState {
         Ok(set)
     }
 
-    /// Drops the cached policies: call after any write to policies, rules, zones or the apps'
-    /// policy assignment.
+    /// Drops the cached policies here and on every other node: call after any write to
+    /// policies, rules, zones or the apps' policy assignment.
     pub async fn policies_changed(&self) {
-        *self.0.policies.write().await = None;
+        self.forget(Change::Policies).await;
+        self.announce(Change::Policies).await;
+    }
+
+    /// Drops what the OIDC provider caches about clients and access rules, here and on every
+    /// other node: call after any write to apps or authorization-server rules.
+    pub async fn clients_changed(&self) {
+        self.forget(Change::Clients).await;
+        self.announce(Change::Clients).await;
+    }
+
+    /// Drops this node's cached copy of what `change` names (another node announced it).
+    pub async fn forget(&self, change: Change) {
+        match change {
+            Change::Policies => *self.0.policies.write().await = None,
+            Change::Clients => self.0.oidc.clients_changed(),
+            Change::Keys => self.0.oidc.keys_changed(),
+        }
+    }
+
+    /// Tells the other nodes. The write it follows has committed, so a failure here is logged,
+    /// not returned: the other nodes' caches expire on their own within seconds.
+    async fn announce(&self, change: Change) {
+        if let Err(e) = self.0.store.announce(change).await {
+            tracing::warn!(error = %e, change = change.as_str(), "could not tell the other nodes");
+        }
     }
 }

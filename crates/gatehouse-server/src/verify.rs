@@ -223,6 +223,6 @@ pub async fn ensure_builtin_client(state: &AppState) -> Result<bool, ServerError
     .append(&mut tx, now)
     .await?;
     tx.commit().await?;
-    state.oidc().clients_changed();
+    state.clients_changed().await;
     Ok(true)
 }

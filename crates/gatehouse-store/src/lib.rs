@@ -11,6 +11,7 @@
 //! - `sql`: the executor seam the repositories use ([`sql::Exec`], queries, rows).
 //! - `backend`: the two databases — connecting, migrating, beginning transactions, running
 //!   queries. The only code that knows which database is in use.
+//! - `nodes`: several nodes on one database — change announcements (`NOTIFY`) and the start lock.
 //! - `page`: keyset paging ([`PageRequest`], [`Page`]).
 //! - `error`: [`StoreError`].
 //!
@@ -19,6 +20,7 @@
 
 mod backend;
 mod error;
+mod nodes;
 mod page;
 pub mod repo;
 pub mod sql;
@@ -28,6 +30,7 @@ pub mod testing;
 
 pub use backend::{Dialect, MigrationFile, migration_lists};
 pub use error::StoreError;
+pub use nodes::{Change, Changes, Heard, StartLock};
 pub use page::{Page, PageError, PageRequest};
 pub use repo::{
     AdminToken, AdminTokenBinding, BackchannelLogout, CodeRow, ContextKind, LogFilter, RefreshRow,

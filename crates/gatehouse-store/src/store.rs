@@ -60,6 +60,10 @@ impl Store {
         Ok(Self { pools, writer })
     }
 
+    pub(crate) fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
     /// Which database this store runs on (for logs and the start-up banner only).
     pub fn dialect(&self) -> Dialect {
         self.pools.dialect()

@@ -23,6 +23,9 @@ enum KeysCommand {
 /// The database and master keyring, found as `gatehouse serve` finds them.
 #[derive(Debug, Args)]
 struct Target {
+    /// The configuration file `serve` reads (its `database_url` and master key settings).
+    #[arg(long, env = "GATEHOUSE_CONFIG")]
+    config: Option<PathBuf>,
     /// `postgres://…` for PostgreSQL; otherwise a SQLite file.
     #[arg(long, default_value = "./gatehouse.db", env = "GATEHOUSE_DATABASE_URL")]
     database_url: String,

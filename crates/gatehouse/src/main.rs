@@ -6,9 +6,11 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod admin;
+mod config_file;
+mod dev;
 mod keys;
 mod policy;
 mod serve;
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Administer the engine: admin API tokens.
     Admin(admin::AdminArgs),
+    /// Developer tools: `dev seed` fills a database with test-scale data.
+    Dev(dev::DevArgs),
     /// Manage the token signing keys: `keys rotate`.
     Keys(keys::KeysArgs),
     /// Work with policy files: check, simulate, import from Okta.
@@ -35,9 +39,35 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let (command, file) = match config_file::apply(Cli::command(), &args) {
+        Ok(applied) => applied,
+        Err(message) => {
+            report_error(&message);
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = match command
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            if let Some(file) = file
+                && e.use_stderr()
+            {
+                report_error(&format!(
+                    "settings not given on the command line or in the environment come from {}",
+                    file.display()
+                ));
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match cli.command {
         Command::Admin(args) => admin::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Serve(args) => serve::run(*args),

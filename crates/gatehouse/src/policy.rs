@@ -292,6 +292,8 @@ fn apply(file: &Path, database_url: &str) -> ExitCode {
             gatehouse_server::directory::apply(&mut tx, document, &gatehouse_core::model::Actor::System, now)
                 .await?;
         tx.commit().await?;
+        // Running nodes on PostgreSQL reload the policies at once (else within seconds).
+        store.announce(gatehouse_store::Change::Policies).await?;
         store.close().await;
         Ok::<_, gatehouse_server::ServerError>(report)
     });

@@ -12,6 +12,10 @@ use gatehouse_server::{Clock, Config};
 /// Run the engine: OIDC provider, sign-in flows, admin API.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// A TOML file of these settings (`key = value`, keys as the flags with `_`, as in
+    /// `database_url`); flags and environment variables override it.
+    #[arg(long, env = "GATEHOUSE_CONFIG")]
+    config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "GATEHOUSE_LISTEN")]
     listen: SocketAddr,

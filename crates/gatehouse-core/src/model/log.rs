@@ -126,6 +126,7 @@ pub mod types {
     pub const POLICY_RULE_REORDER: KnownType = EventType::known("policy.rule.reorder");
     pub const POLICY_EVALUATE: KnownType = EventType::known("policy.evaluate");
     pub const SYSTEM_DEMO_SEED: KnownType = EventType::known("system.demo.seed");
+    pub const SYSTEM_DEV_SEED: KnownType = EventType::known("system.dev.seed");
     pub const USER_CREATE: KnownType = EventType::known("user.lifecycle.create");
     pub const USER_UPDATE: KnownType = EventType::known("user.lifecycle.update");
     pub const USER_ACTIVATE: KnownType = EventType::known("user.lifecycle.activate");

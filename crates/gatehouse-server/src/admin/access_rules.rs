@@ -51,7 +51,7 @@ async fn load(tx: &mut Tx, raw: &str) -> Result<AccessRuleRecord, ApiError> {
 }
 
 async fn changed(state: &AppState) {
-    state.oidc().clients_changed();
+    state.clients_changed().await;
     state.policies_changed().await;
 }
 

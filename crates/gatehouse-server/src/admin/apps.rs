@@ -251,7 +251,7 @@ pub async fn create(
         .await?;
     let wire = to_wire(&mut tx, &app).await?;
     tx.commit().await?;
-    state.oidc().clients_changed();
+    state.clients_changed().await;
     state.policies_changed().await;
     Ok((
         StatusCode::CREATED,
@@ -325,7 +325,7 @@ pub async fn update(
         .await?;
     let wire = to_wire(&mut tx, &app).await?;
     tx.commit().await?;
-    state.oidc().clients_changed();
+    state.clients_changed().await;
     state.policies_changed().await;
     Ok(Json(wire))
 }
@@ -348,7 +348,7 @@ pub async fn delete(
         .append(&mut tx, now)
         .await?;
     tx.commit().await?;
-    state.oidc().clients_changed();
+    state.clients_changed().await;
     state.policies_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -382,7 +382,7 @@ pub async fn rotate_secret(
         .await?;
     let wire = to_wire(&mut tx, &app).await?;
     tx.commit().await?;
-    state.oidc().clients_changed();
+    state.clients_changed().await;
     state.policies_changed().await;
     Ok(Json(AppWithSecret {
         app: wire,

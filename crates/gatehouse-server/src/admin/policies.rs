@@ -461,7 +461,7 @@ pub async fn replace(
     let wire = to_wire(&state, &mut tx, &policy).await?;
     tx.commit().await?;
     state.policies_changed().await;
-    state.oidc().clients_changed();
+    state.clients_changed().await;
     Ok(Json(wire))
 }
 

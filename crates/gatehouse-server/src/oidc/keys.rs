@@ -163,5 +163,9 @@ pub async fn rotate_configured(
     let keyring = crate::secrets::load_keyring(master_key)?;
     let now = Timestamp::now();
     load_or_create(&store, &keyring, now).await?;
-    rotate(&store, &keyring, now).await
+    let kids = rotate(&store, &keyring, now).await?;
+    // Running nodes on PostgreSQL reread their keys at once; otherwise within `KEYS_TTL`.
+    store.announce(gatehouse_store::Change::Keys).await?;
+    store.close().await;
+    Ok(kids)
 }

@@ -115,6 +115,19 @@ impl<E: Exec> Users<E> {
         Ok(Page::from_rows(users, page, |u| u.login.key().to_owned()))
     }
 
+    /// The last login, in login order, of those starting with `prefix` (case-insensitive).
+    pub async fn highest_login_with_prefix(&mut self, prefix: &str) -> Result<Option<String>, StoreError> {
+        let q = query(
+            "SELECT login FROM users WHERE login_key LIKE $1 ESCAPE '\\' ORDER BY login_key DESC LIMIT 1",
+        )
+        .bind(format!("{}%", escape_like(&prefix.to_lowercase())));
+        self.ex
+            .fetch_optional(q)
+            .await?
+            .map(|r| r.text("login"))
+            .transpose()
+    }
+
     pub async fn count(&mut self) -> Result<i64, StoreError> {
         let row = self
             .ex

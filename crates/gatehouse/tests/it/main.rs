@@ -6,4 +6,5 @@
 )]
 
 mod admin_cli;
+mod config_seed;
 mod policy_cli;
