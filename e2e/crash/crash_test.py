@@ -17,10 +17,7 @@ Run by e2e/suites/crash.sh with GATEHOUSE_BIN; GATEHOUSE_TEST_POSTGRES_URL adds 
 """
 
 import os
-import re
 import secrets
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,117 +26,15 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-import pyotp
 import requests
 
-BIN = os.environ["GATEHOUSE_BIN"]
-ADMIN = {"Authorization": "Bearer crash-admin-token"}
-JSON = {"Accept": "application/json"}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from gatehouse_nodes import Node, sign_in  # noqa: E402
+
+ADMIN_TOKEN = "crash-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ALICE_PASSWORD = "correct-horse-battery"
 LOAD_SECONDS = float(os.environ.get("GATEHOUSE_CRASH_LOAD_SECONDS", "4"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Node:
-    """One `gatehouse serve --demo` process on a database that outlives it."""
-
-    def __init__(self, workdir, database_url):
-        self.workdir = workdir
-        self.database_url = database_url
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-
-    def start(self):
-        log = open(os.path.join(self.workdir, "server.log"), "ab")
-        env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_MASTER_KEY"}
-        self.proc = subprocess.Popen(
-            [
-                BIN, "serve", "--demo", "--no-demo-apps",
-                "--listen", f"127.0.0.1:{self.port}", "--issuer", self.url,
-                "--database-url", self.database_url,
-                "--master-key-file", os.path.join(self.workdir, "gatehouse.key"),
-                "--outbox-dir", os.path.join(self.workdir, "outbox"),
-                "--admin-token", "crash-admin-token",
-                "--password-memory-kib", "1024", "--password-iterations", "1",
-                "--rate-limit-per-ip", "0", "--rate-limit-per-login", "0",
-            ],
-            cwd=self.workdir, stdout=log, stderr=log, env=env,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}; see {self.workdir}/server.log")
-            try:
-                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("server did not become ready within 60 s")
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-
-
-def start_flow(browser, url, client_id, redirect):
-    r = browser.get(
-        f"{url}/oauth2/authorize",
-        params={
-            "response_type": "code", "client_id": client_id, "redirect_uri": redirect,
-            "scope": "openid", "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
-        },
-        allow_redirects=False, headers={"Accept": "text/html"}, timeout=10,
-    )
-    assert r.status_code in (302, 303), f"authorize: HTTP {r.status_code} {r.text[:200]}"
-    m = re.search(r"/signin/([^/?#]+)", r.headers["Location"])
-    assert m, r.headers["Location"]
-    return m.group(1)
-
-
-def sign_in(url, client_id, redirect, login, password, totp_secret=None):
-    """Walks a flow to its end; returns (final state, the TOTP secret enrolled on the way)."""
-    browser = requests.Session()
-    flow = start_flow(browser, url, client_id, redirect)
-    api = f"{url}/api/v1/flows/{flow}"
-    state = browser.get(api, headers=JSON, timeout=10).json()
-    enrolled = None
-    for _ in range(10):
-        if state["status"] != "in_progress":
-            break
-        names = {r["name"]: r for r in state.get("remediation", [])}
-        challenge = names.get("challenge-authenticator")
-        key = challenge["authenticator"]["key"] if challenge else None
-        if "identify" in names:
-            step, body = "identify", {"login": login}
-        elif key == "password":
-            step, body = "challenge-authenticator", {"password": password}
-        elif key == "totp":
-            # The next time step (accepted within ±1): the current one may be the code already
-            # accepted at enrollment, and each code is accepted once.
-            step, body = "challenge-authenticator", {"code": pyotp.TOTP(totp_secret).at(time.time() + 30)}
-        elif "enroll-authenticator" in names:
-            enrolled = names["enroll-authenticator"]["totp"]["secret"]
-            step, body = "enroll-authenticator", {"code": pyotp.TOTP(enrolled).now()}
-        elif "select-enroll" in names:
-            step, body = "select-enroll", {"authenticator": "totp"}
-        else:
-            raise AssertionError(f"cannot answer this state: {state}")
-        r = browser.post(f"{api}/{step}", json=body, headers=JSON, timeout=10)
-        assert r.status_code == 200, f"{step}: HTTP {r.status_code} {r.text[:300]}"
-        state = r.json()
-    return state, enrolled
 
 
 class Acks:
@@ -217,7 +112,7 @@ def all_users(node):
 
 def run(name, database_url, sqlite_path=None):
     workdir = tempfile.mkdtemp(prefix=f"gatehouse-crash-{name}-")
-    node = Node(workdir, database_url)
+    node = Node(workdir, database_url, ADMIN_TOKEN)
     node.start()
     acks, stop = Acks(), threading.Event()
     threads = [threading.Thread(target=enroller, args=(node, acks, stop, n)) for n in range(4)]

@@ -124,7 +124,8 @@ pub async fn serve(
 }
 
 /// Drops this node's cached policies, clients and keys whenever any node announces a change to
-/// them (PostgreSQL `LISTEN`); returns at once on SQLite, where there is one node.
+/// them, and wakes the push long-polls it holds when any node queues a push for them
+/// (PostgreSQL `LISTEN`); returns at once on SQLite, where there is one node.
 async fn follow_other_nodes(state: AppState) {
     use gatehouse_store::{Change, Heard};
     loop {
@@ -140,6 +141,7 @@ async fn follow_other_nodes(state: AppState) {
         loop {
             match changes.next().await {
                 Ok(Heard::Changed(change)) => state.forget(change).await,
+                Ok(Heard::Push(enrollment)) => state.verify().wake(&enrollment),
                 Ok(Heard::Reconnected) => {
                     for change in [Change::Policies, Change::Clients, Change::Keys] {
                         state.forget(change).await;

@@ -60,6 +60,15 @@ pub async fn keys(state: &AppState) -> Result<Arc<KeySet>, ServerError> {
     state.oidc().keys(state).await
 }
 
+/// Wakes the long-polls of an enrollment (a push was queued, or the device changed) on this node
+/// and, through the database, on every other node: the device may be long-polling any of them.
+pub async fn wake_everywhere(state: &AppState, enrollment: &str) {
+    state.verify().wake(enrollment);
+    if let Err(e) = state.store().announce_push(enrollment).await {
+        tracing::warn!(error = %e, enrollment, "could not tell the other nodes about a push");
+    }
+}
+
 impl VerifyState {
     pub fn new() -> Self {
         Self::default()

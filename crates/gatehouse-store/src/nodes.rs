@@ -20,6 +20,9 @@ const CHANNEL: &str = "gatehouse_changes";
 /// organisation, built-in clients, the first admin token). Migrations take sqlx's own lock.
 const START_LOCK_KEY: i64 = 0x6761_7465_686f_7573; // "gatehous"
 
+/// The payload prefix of a queued push (`push:<enrollment id>`).
+const PUSH_PREFIX: &str = "push:";
+
 /// What changed, as nodes announce it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -55,10 +58,12 @@ impl FromStr for Change {
 }
 
 /// What a listening node hears next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
     /// Another node (or this one) announced a change.
     Changed(Change),
+    /// A push was queued for this device enrollment: wake its long-polls.
+    Push(String),
     /// The listening connection was lost and has been reopened: announcements in between may be
     /// lost, so drop everything cached.
     Reconnected,
@@ -76,7 +81,11 @@ impl Changes {
             match self.0.try_recv().await? {
                 None => return Ok(Heard::Reconnected),
                 Some(n) => {
-                    if let Ok(change) = n.payload().parse() {
+                    let payload = n.payload();
+                    if let Some(enrollment) = payload.strip_prefix(PUSH_PREFIX) {
+                        return Ok(Heard::Push(enrollment.to_owned()));
+                    }
+                    if let Ok(change) = payload.parse() {
                         return Ok(Heard::Changed(change));
                     }
                     // A payload from a newer node: nothing this node caches depends on it.
@@ -105,10 +114,20 @@ impl StartLock {
 impl Store {
     /// Tells every node (this one included) that `change` happened. A no-op on SQLite.
     pub async fn announce(&self, change: Change) -> Result<(), StoreError> {
+        self.notify(change.as_str()).await
+    }
+
+    /// Tells every node that a push was queued for device enrollment `enrollment`, so that
+    /// whichever node holds the device's long-poll answers it at once. A no-op on SQLite.
+    pub async fn announce_push(&self, enrollment: &str) -> Result<(), StoreError> {
+        self.notify(&format!("{PUSH_PREFIX}{enrollment}")).await
+    }
+
+    async fn notify(&self, payload: &str) -> Result<(), StoreError> {
         if let Pools::Postgres(pool) = self.pools() {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
-                .bind(change.as_str())
+                .bind(payload)
                 .execute(pool)
                 .await?;
         }

@@ -310,7 +310,7 @@ async fn issue(
     }
     tx.commit().await?;
     if queued && let Some(enrollment) = &enrollment {
-        state.verify().wake(enrollment);
+        crate::verify::wake_everywhere(state, enrollment).await;
     }
     let challenge = DeviceChallenge {
         challenge_id: issued.id,

@@ -279,7 +279,7 @@ pub async fn apply(
         .await?;
     tx.commit().await?;
     for enrollment in &enrollment_ids {
-        state.verify().wake(enrollment);
+        crate::verify::wake_everywhere(state, enrollment).await;
     }
     Ok(())
 }
