@@ -12,6 +12,18 @@
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' };
 
+// GATEHOUSE_BENCH_USERS=N: each flow signs in a random one of the N users `gatehouse dev seed`
+// made (`seed-0000000` …, password GATEHOUSE_BENCH_PASSWORD, default `seed-password-123`)
+// instead of the driver's --username, so that a large directory is read all over, not one row.
+const SEEDED = Number(process.env.GATEHOUSE_BENCH_USERS ?? 0);
+const SEEDED_PASSWORD = process.env.GATEHOUSE_BENCH_PASSWORD ?? 'seed-password-123';
+
+function who(username, password) {
+  if (!SEEDED) return { username, password };
+  const n = Math.floor(Math.random() * SEEDED);
+  return { username: `seed-${String(n).padStart(7, '0')}`, password: SEEDED_PASSWORD };
+}
+
 function fail(what, res) {
   const body = (res.text ?? '').slice(0, 200).replace(/\s+/g, ' ');
   return new Error(`${what}: HTTP ${res.status} ${body}`);
@@ -20,7 +32,8 @@ function fail(what, res) {
 export default {
   name: 'gatehouse',
 
-  async authenticate({ ua, response, redirectUri, username, password }) {
+  async authenticate({ ua, response, redirectUri, ...given }) {
+    const { username, password } = who(given.username, given.password);
     if (response.status !== 302 && response.status !== 303) throw fail('authorize', response);
     const location = response.location ?? '';
     // A live session satisfying the policy: the authorize answer is already the callback.
