@@ -102,6 +102,26 @@ function fmtTime(t) {
 
 const lines = (text) => text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
 
+/** JSON text with object keys sorted, so two values that mean the same compare equal. */
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** The fields of `next` whose value differs from `current` (what a PATCH should send). */
+function changes(current, next) {
+  return Object.fromEntries(Object.entries(next).filter(([k, v]) => canonical(v) !== canonical(current[k])));
+}
+
+/** A definition list of [term, value] pairs (empty values shown as a dash). */
+function facts(pairs) {
+  return h('dl', { class: 'facts' }, pairs.map(([term, value]) => [
+    h('dt', {}, term), h('dd', {}, value === undefined || value === null || value === '' ? '—' : value)]));
+}
+
 /** A message for the next page shown (after a save that navigates). */
 let flash = null;
 
@@ -199,9 +219,10 @@ async function usersView(params) {
   };
   const status = h('div');
   const rows = users.map((u) => h('tr', { dataset: { login: u.login } },
-    h('td', {}, u.login), h('td', {}, u.display_name), h('td', {}, u.email),
+    h('td', {}, h('a', { href: `#user/${u.id}` }, u.login)), h('td', {}, u.display_name), h('td', {}, u.email),
     h('td', {}, h('span', { class: `badge ${u.status}` }, u.status)),
     h('td', { class: 'actions' },
+      h('a', { href: `#user/${u.id}?edit=1`, class: 'small', 'aria-label': `Edit user ${u.login}` }, 'Edit'),
       (actions[u.status] ?? []).map((a) => h('button', { type: 'button', class: 'small secondary', onclick: () => attempt(status, async () => {
         await api('POST', `/users/${u.id}/lifecycle/${a}`); await usersView(params);
       }) }, `${a[0].toUpperCase()}${a.slice(1)}`)),
@@ -234,6 +255,98 @@ async function createUser(form) {
     await usersView(new URLSearchParams());
     main.prepend(notice(`Created user ${body.login}.`));
   } catch (e) { showErrors(form, e); }
+}
+
+/** Profile attributes the console edits by name (those the OIDC claims read, and a phone);
+ * any other attribute is kept and edited as JSON. */
+const PROFILE_FIELDS = [
+  ['given_name', 'First name'], ['family_name', 'Last name'],
+  ['phone_number', 'Phone', 'as it should be shown, such as +1 555 0100'],
+  ['locale', 'Locale', 'a language tag such as en-US'], ['zoneinfo', 'Time zone', 'such as Europe/Paris'],
+];
+
+/** A user's profile split into the named attributes (text only) and the rest. */
+function splitProfile(profile) {
+  const named = {};
+  const rest = { ...(profile ?? {}) };
+  for (const [key] of PROFILE_FIELDS) {
+    if (typeof rest[key] === 'string') { named[key] = rest[key]; delete rest[key]; }
+  }
+  return { named, rest };
+}
+
+async function userView(id, params) {
+  const seq = navSeq;
+  const [user, groups, enrollments] = await Promise.all([
+    api('GET', `/users/${id}`), api('GET', `/users/${id}/groups`), api('GET', `/users/${id}/enrollments`),
+  ]);
+  const { named, rest } = splitProfile(user.profile);
+  const section = h('section', { class: 'card-form', id: 'profile', 'aria-labelledby': 'profile-title' });
+  const editButton = h('button', { type: 'button', class: 'secondary', onclick: () => edit() }, 'Edit profile');
+
+  function show() {
+    fill(section, h('h2', { id: 'profile-title' }, 'Profile'),
+      facts([
+        ['Login', user.login], ['Email', user.email], ['Display name', user.display_name],
+        ...PROFILE_FIELDS.map(([key, label]) => [label, named[key]]),
+        ...(Object.keys(rest).length ? [['Other attributes', h('code', {}, JSON.stringify(rest))]] : []),
+      ]),
+      editButton);
+  }
+
+  function edit() {
+    const form = h('form', { class: 'profile-editor', novalidate: true, onsubmit: (e) => { e.preventDefault(); save(form); } },
+      h('div', { class: 'form-errors', 'aria-live': 'assertive' }),
+      h('div', { class: 'grid' },
+        field('Login', h('input', { name: 'login', value: user.login, autocomplete: 'off', dataset: { field: 'login' } }), 'letters, digits and . _ - @ +; unique'),
+        field('Email', h('input', { name: 'email', type: 'email', value: user.email, autocomplete: 'off', dataset: { field: 'email' } })),
+        field('Display name', h('input', { name: 'display_name', value: user.display_name, dataset: { field: 'display_name' } }))),
+      h('fieldset', { dataset: { field: 'profile' } }, h('legend', {}, 'Profile attributes'),
+        h('div', { class: 'grid' }, PROFILE_FIELDS.map(([key, label, hint]) => field(label,
+          h('input', { name: key, value: named[key] ?? '', type: key === 'phone_number' ? 'tel' : 'text', autocomplete: 'off', dataset: { field: `profile.${key}` } }), hint))),
+        field('Other attributes (JSON)', h('textarea', { name: 'other', rows: 3, value: Object.keys(rest).length ? JSON.stringify(rest, null, 2) : '', dataset: { field: 'profile.other' } }),
+          'a JSON object, such as {"department": "Finance"}; empty for none')),
+      h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save profile'),
+        h('button', { type: 'button', class: 'secondary', onclick: () => { show(); editButton.focus(); } }, 'Cancel')));
+    fill(section, h('h2', { id: 'profile-title' }, `Edit the profile of ${user.login}`), form);
+    form.elements.login.focus();
+  }
+
+  async function save(form) {
+    clearErrors(form);
+    const f = form.elements;
+    let other = {};
+    if (f.other.value.trim()) {
+      try { other = JSON.parse(f.other.value); } catch { other = null; }
+      if (!other || typeof other !== 'object' || Array.isArray(other)) {
+        place(form, 'profile.other', 'Other attributes must be a JSON object, such as {"department": "Finance"}.');
+        return;
+      }
+    }
+    const profile = { ...other };
+    for (const [key] of PROFILE_FIELDS) if (f[key].value.trim()) profile[key] = f[key].value.trim();
+    const body = changes(user, {
+      login: f.login.value.trim(), email: f.email.value.trim(), display_name: f.display_name.value.trim(), profile,
+    });
+    if (!Object.keys(body).length) { form.querySelector('.form-errors').append(notice('Nothing changed.')); return; }
+    try {
+      const saved = await api('PATCH', `/users/${user.id}`, body);
+      flash = `Saved the profile of ${saved.login}.`;
+      go(`user/${user.id}`);
+    } catch (e) { showErrors(form, e); }
+  }
+
+  const enrolled = enrollments.items.map((en) => h('li', {}, `${en.authenticator}${en.name ? ` “${en.name}”` : ''} `,
+    h('span', { class: `badge ${en.status}` }, en.status)));
+  const status = h('span', { class: `badge ${user.status}` }, user.status);
+  page(seq, `User ${user.login}`, h('p', {}, h('a', { href: '#users' }, '← All users')),
+    facts([['Status', status], ['Created', fmtTime(user.created_at)], ['Updated', fmtTime(user.updated_at)], ['Last sign-in', fmtTime(user.last_sign_in_at)]]),
+    section,
+    h('h2', {}, 'Groups'), h('p', {}, groups.items.map((g) => g.name).join(', ') || '—'),
+    h('h2', {}, 'Authenticators'), enrolled.length ? h('ul', { id: 'enrollments' }, enrolled) : h('p', { class: 'muted' }, 'None enrolled.'),
+    h('p', { class: 'row' }, h('a', { href: `#sessions?user=${encodeURIComponent(user.login)}` }, `Sessions of ${user.login}`),
+      h('a', { href: `#logs?user=${encodeURIComponent(user.id)}` }, 'System log')));
+  if (params.get('edit')) edit(); else show();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -643,10 +756,10 @@ async function ruleEditor(policyId, ruleId) {
 // Inline errors: `{"error","message","field"}` placed next to the control that names the field
 
 function clearErrors(form) {
-  form.querySelectorAll('.field-error, .form-errors > *').forEach((e) => e.remove());
-  form.querySelectorAll('[aria-invalid]').forEach((e) => {
+  form.querySelectorAll('.field-error, .field-warning, .form-errors > *').forEach((e) => e.remove());
+  form.querySelectorAll('[aria-invalid], [aria-describedby]').forEach((e) => {
     e.removeAttribute('aria-invalid');
-    const d = (e.getAttribute('aria-describedby') ?? '').split(' ').filter((x) => !x.startsWith('err-')).join(' ');
+    const d = (e.getAttribute('aria-describedby') ?? '').split(' ').filter((x) => !x.startsWith('err-') && !x.startsWith('warn-')).join(' ');
     if (d) e.setAttribute('aria-describedby', d); else e.removeAttribute('aria-describedby');
   });
 }
@@ -665,19 +778,23 @@ function showErrors(form, e, relative = (f) => f) {
   }
 }
 
-/** Puts `message` next to the control for `path`, or its nearest named ancestor path. */
-function place(form, path, message) {
+/** Puts `message` next to the control for `path`, or its nearest named ancestor path. An error
+ * marks the control invalid and takes the focus (the first one); a warning only describes it. */
+function place(form, path, message, kind = 'error') {
   let p = path;
   while (p) {
     const target = [...form.querySelectorAll('[data-field]')].find((el) => el.dataset.field === p);
     if (target) {
-      const id = nextId('err');
-      const err = h('p', { class: 'field-error', id, role: 'alert' }, message);
+      const error = kind === 'error';
+      const id = nextId(error ? 'err' : 'warn');
+      const note = h('p', { class: error ? 'field-error' : 'field-warning', id, role: error ? 'alert' : null }, error ? message : `Warning: ${message}`);
       const control = target.matches('input, select, textarea') ? target : target.querySelector('input, select, textarea') ?? target;
-      control.setAttribute('aria-invalid', 'true');
+      if (error) control.setAttribute('aria-invalid', 'true');
       control.setAttribute('aria-describedby', `${control.getAttribute('aria-describedby') ?? ''} ${id}`.trim());
-      (target.closest('.field') ?? target).after(err);
-      if (!form.querySelector('.field-error:not([hidden])') || form.querySelectorAll('.field-error').length === 1) control.focus();
+      // Inside the field's own box (a grid keeps its columns), else after the group it names.
+      const box = target.closest('.field');
+      if (box) box.append(note); else target.after(note);
+      if (error && form.querySelectorAll('.field-error').length === 1) control.focus();
       return true;
     }
     const shorter = p.replace(/(\[\d+\]|\.[^.[\]]+)$/, '');
@@ -871,6 +988,9 @@ function localInput(iso) {
 // ---------------------------------------------------------------------------------------------
 // Navigation
 
+/** The section a detail page belongs to, for the navigation's `aria-current`. */
+const SECTION_OF = { user: 'users', group: 'groups', policy: 'policies' };
+
 function go(hash) {
   if (window.location.hash === `#${hash}`) router();
   else window.location.hash = hash;
@@ -884,7 +1004,7 @@ async function router() {
   const params = new URLSearchParams(query);
   const parts = path.split('/');
   for (const a of nav.querySelectorAll('a')) {
-    if (a.dataset.section === parts[0] || (parts[0] === 'policy' && a.dataset.section === 'policies') || (parts[0] === 'group' && a.dataset.section === 'groups')) a.setAttribute('aria-current', 'page');
+    if (a.dataset.section === (SECTION_OF[parts[0]] ?? parts[0])) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   try {
@@ -892,6 +1012,7 @@ async function router() {
       case 'users': return await usersView(params);
       case 'groups': return await groupsView();
       case 'group': return await groupView(parts[1]);
+      case 'user': return await userView(parts[1], params);
       case 'apps': return await appsView();
       case 'zones': return await zonesView();
       case 'policies': return await policiesView();
