@@ -102,6 +102,9 @@ function fmtTime(t) {
 
 const lines = (text) => text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
 
+/** One URI a line (a URI may hold a comma, so commas do not split). */
+const uriLines = (text) => text.split('\n').map((s) => s.trim()).filter(Boolean);
+
 /** JSON text with object keys sorted, so two values that mean the same compare equal. */
 function canonical(value) {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
@@ -412,9 +415,10 @@ async function appsView(shown) {
   const status = h('div');
   if (shown) status.append(secretCallout(shown.app, shown.secret));
   const rows = apps.map((a) => h('tr', { dataset: { clientId: a.client_id } },
-    h('td', {}, a.name), h('td', {}, h('code', {}, a.client_id)), h('td', {}, a.kind),
+    h('td', {}, h('a', { href: `#app/${a.id}` }, a.name)), h('td', {}, h('code', {}, a.client_id)), h('td', {}, a.kind),
     h('td', {}, a.policy?.name ?? '—'), h('td', {}, a.redirect_uris.join(' ')),
     h('td', { class: 'actions' },
+      h('a', { href: `#app/${a.id}`, class: 'small', 'aria-label': `Edit app ${a.client_id}` }, 'Edit'),
       a.has_secret ? h('button', { type: 'button', class: 'small secondary', onclick: () => attempt(status, async () => {
         const r = await api('POST', `/apps/${a.id}/secret`); await appsView({ app: a, secret: r.client_secret });
       }) }, 'Rotate secret') : null,
@@ -423,8 +427,8 @@ async function appsView(shown) {
     e.preventDefault(); clearErrors(form);
     const f = form.elements;
     const body = {
-      name: f.name.value.trim(), kind: f.kind.value, redirect_uris: lines(f.redirect_uris.value),
-      post_logout_redirect_uris: lines(f.post_logout_redirect_uris.value),
+      name: f.name.value.trim(), kind: f.kind.value, redirect_uris: uriLines(f.redirect_uris.value),
+      post_logout_redirect_uris: uriLines(f.post_logout_redirect_uris.value),
       grant_types: [...form.querySelectorAll('input[name=grant]:checked')].map((c) => c.value),
     };
     if (f.client_id.value.trim()) body.client_id = f.client_id.value.trim();
@@ -444,6 +448,77 @@ async function appsView(shown) {
   field('Authentication policy', select([['', '(none)'], ...authPolicies.map((p) => [p.name, p.name])], '', { name: 'policy', dataset: { field: 'policy' } })),
   h('button', { type: 'submit' }, 'Create app'));
   page(seq, 'Apps', status, table(['Name', 'Client id', 'Kind', 'Policy', 'Redirect URIs', ''], rows), form);
+}
+
+const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'];
+
+/** An app's settings as PATCH /apps/{id} takes them (set-like lists sorted for comparison). */
+function appSettings(a) {
+  return {
+    name: a.name, redirect_uris: a.redirect_uris, post_logout_redirect_uris: a.post_logout_redirect_uris,
+    backchannel_logout_uri: a.backchannel_logout_uri ?? null, grant_types: [...a.grant_types].sort(),
+    token_endpoint_auth_method: a.token_endpoint_auth_method, policy: a.policy?.name ?? null,
+    assignments: { groups: a.assignments.groups.map((g) => g.name).sort(), users: a.assignments.users.map((u) => u.login) },
+  };
+}
+
+async function appView(id) {
+  const seq = navSeq;
+  const [app, policies, groups] = await Promise.all([api('GET', `/apps/${id}`), api('GET', '/policies'), all('/groups')]);
+  const current = appSettings(app);
+  const authPolicies = policies.items.filter((p) => p.type === 'authentication');
+  const methods = app.kind === 'public' ? ['none'] : ['client_secret_basic', 'client_secret_post'];
+  const form = h('form', { class: 'card-form app-editor', novalidate: true, onsubmit: (e) => { e.preventDefault(); save(); } },
+    h('h2', {}, 'Settings'),
+    h('div', { class: 'form-errors', 'aria-live': 'assertive' }),
+    field('Name', h('input', { name: 'name', value: app.name, dataset: { field: 'name' } })),
+    field('Redirect URIs', h('textarea', { name: 'redirect_uris', rows: 3, value: app.redirect_uris.join('\n'), dataset: { field: 'redirect_uris' } }),
+      'one per line; compared exactly (no wildcards, no fragment)'),
+    field('Post-logout redirect URIs', h('textarea', { name: 'post_logout_redirect_uris', rows: 2, value: app.post_logout_redirect_uris.join('\n'), dataset: { field: 'post_logout_redirect_uris' } }),
+      'one per line; where RP-initiated logout may send the browser'),
+    field('Back-channel logout URI', h('input', { name: 'backchannel_logout_uri', type: 'url', value: app.backchannel_logout_uri ?? '', dataset: { field: 'backchannel_logout_uri' } }),
+      'an absolute http(s) URL that receives logout tokens; empty for none'),
+    h('fieldset', { class: 'checks', dataset: { field: 'grant_types' } }, h('legend', {}, 'Grant types'),
+      GRANT_TYPES.map((g) => checkbox(g, app.grant_types.includes(g), { name: 'grant', value: g }))),
+    field('Token endpoint auth method', select(methods, app.token_endpoint_auth_method, { name: 'token_endpoint_auth_method', dataset: { field: 'token_endpoint_auth_method' } }),
+      app.kind === 'public' ? 'a public client has no secret, so it is always none' : 'how the client sends its secret'),
+    field('Authentication policy', select([['', '(none)'], ...authPolicies.map((p) => [p.name, p.name])], current.policy ?? '', { name: 'policy', dataset: { field: 'policy' } })),
+    h('fieldset', { class: 'group' }, h('legend', {}, 'Assigned to'),
+      h('fieldset', { class: 'checks', dataset: { field: 'assignments.groups' } }, h('legend', {}, 'Groups'),
+        groups.map((g) => checkbox(g.name, current.assignments.groups.includes(g.name), { name: 'assigned_group', value: g.name }))),
+      field('Users (logins)', h('input', { name: 'assigned_users', value: current.assignments.users.join(', '), autocomplete: 'off', dataset: { field: 'assignments.users' } }),
+        'separated by commas')),
+    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save app'), h('a', { href: '#apps', class: 'button secondary' }, 'Cancel')));
+
+  async function save() {
+    clearErrors(form);
+    const f = form.elements;
+    const checked = (name) => [...form.querySelectorAll(`input[name=${name}]:checked`)].map((c) => c.value);
+    const next = {
+      name: f.name.value.trim(), redirect_uris: uriLines(f.redirect_uris.value),
+      post_logout_redirect_uris: uriLines(f.post_logout_redirect_uris.value),
+      backchannel_logout_uri: f.backchannel_logout_uri.value.trim() || null, grant_types: checked('grant'),
+      token_endpoint_auth_method: f.token_endpoint_auth_method.value, policy: f.policy.value || null,
+      assignments: { groups: checked('assigned_group'), users: lines(f.assigned_users.value) },
+    };
+    const body = changes(current, { ...next, grant_types: [...next.grant_types].sort(), assignments: { ...next.assignments, groups: [...next.assignments.groups].sort() } });
+    for (const k of Object.keys(body)) body[k] = next[k];
+    if (!Object.keys(body).length) { form.querySelector('.form-errors').append(notice('Nothing changed.')); return; }
+    try {
+      const saved = await api('PATCH', `/apps/${app.id}`, body);
+      flash = `Saved app ${saved.name} (${saved.client_id}).`;
+      go(`app/${app.id}`);
+    } catch (e) { showErrors(form, e); }
+  }
+
+  page(seq, `App ${app.name}`, h('p', {}, h('a', { href: '#apps' }, '← All apps')),
+    facts([
+      ['Client id', h('code', {}, app.client_id)],
+      ['Kind', `${app.kind} (fixed when the app is registered)`],
+      ['Client secret', app.has_secret ? 'set (rotate it from the list of apps)' : 'none'],
+      ['Updated', fmtTime(app.updated_at)],
+    ]),
+    form);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -989,7 +1064,7 @@ function localInput(iso) {
 // Navigation
 
 /** The section a detail page belongs to, for the navigation's `aria-current`. */
-const SECTION_OF = { user: 'users', group: 'groups', policy: 'policies' };
+const SECTION_OF = { user: 'users', group: 'groups', app: 'apps', policy: 'policies' };
 
 function go(hash) {
   if (window.location.hash === `#${hash}`) router();
@@ -1014,6 +1089,7 @@ async function router() {
       case 'group': return await groupView(parts[1]);
       case 'user': return await userView(parts[1], params);
       case 'apps': return await appsView();
+      case 'app': return await appView(parts[1]);
       case 'zones': return await zonesView();
       case 'policies': return await policiesView();
       case 'policy': return await ruleEditor(parts[1], parts[3] ?? 'new');
