@@ -612,7 +612,151 @@ async function policiesView() {
   h('fieldset', { dataset: { field: 'apps' } }, h('legend', {}, 'Apps that use it'), apps.map((a) => checkbox(a.client_id, false, { name: 'app', value: a.client_id }))),
   h('p', { class: 'hint' }, 'It starts with a catch-all rule that allows one factor; add rules above it.'),
   h('button', { type: 'submit' }, 'Create policy'));
-  page(seq, 'Authentication policies', status, cards, form);
+  page(seq, 'Policies', status, sessionPolicyCard(policies.items), enrollmentPolicyCard(policies.items),
+    h('h2', { class: 'section-title' }, 'Authentication policies'), cards, form);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The global session policy and the enrollment policy (singletons stored under the name `default`)
+
+const FLOWS = [['identifier_first', 'Identifier first'], ['password_first', 'Password first']];
+const KEEP_SIGNED_IN = [['allowed', 'Allowed'], ['disabled', 'Disabled']];
+/** What applies when there is no global session policy (DESIGN 4.4's defaults). */
+const DEFAULT_SESSION_RULE = { name: 'default', flow: 'identifier_first', max_lifetime: 'P1D', max_idle: 'PT2H', keep_signed_in: 'allowed', user_enumeration_prevention: true };
+/** What users can enroll themselves (DESIGN 4.1's `enrollment_policy.allowed`). */
+const ENROLLABLE = [
+  ['password', 'Password'], ['email', 'Email', 'one-time codes and magic links'], ['phone', 'Phone', 'SMS and voice codes'],
+  ['totp', 'Authenticator app', 'TOTP codes'], ['webauthn', 'Security key or passkey', 'WebAuthn'], ['device', 'Gatehouse Verify', 'push, OTP and FastPass on a registered device'],
+];
+
+const conditionsOf = (rule) => {
+  const text = summary({ when: rule.when });
+  return rule.when && text !== 'every sign-in' ? text : 'every sign-in';
+};
+
+function warningList(policy) {
+  return policy?.warnings?.length ? h('ul', { class: 'warnings' }, policy.warnings.map((w) => h('li', {}, w.message ?? JSON.stringify(w)))) : null;
+}
+
+function sessionPolicyCard(items) {
+  const policy = items.find((p) => p.type === 'global_session');
+  const rows = (policy?.rules ?? []).map((r) => h('tr', { dataset: { rule: r.name } },
+    h('td', {}, r.name), h('td', {}, conditionsOf(r)), h('td', {}, r.flow), h('td', {}, r.max_lifetime), h('td', {}, r.max_idle),
+    h('td', {}, r.keep_signed_in), h('td', {}, r.user_enumeration_prevention ? 'on' : 'off')));
+  return h('section', { class: 'policy', id: 'global-session-policy', 'aria-labelledby': 'gsp-title' },
+    h('h2', { id: 'gsp-title' }, 'Global session policy'),
+    h('p', { class: 'muted' }, 'How people sign in (which screen comes first) and how long their session lives.'),
+    warningList(policy),
+    policy ? table(['Rule', 'Applies to', 'Sign-in flow', 'Max lifetime', 'Max idle', 'Keep signed in', 'User enumeration prevention'], rows)
+      : h('p', {}, 'None is set: every sign-in is identifier first, sessions last P1D and end after PT2H idle, keep signed in is allowed and user enumeration prevention is on.'),
+    h('p', { class: 'row' }, h('a', { href: '#session-policy', class: 'button' }, policy ? 'Edit global session policy' : 'Create global session policy')));
+}
+
+function enrollmentPolicyCard(items) {
+  const policy = items.find((p) => p.type === 'enrollment');
+  const allowed = policy?.allowed;
+  const text = !allowed ? 'every authenticator' : allowed.length ? allowed.join(', ') : 'nothing (users cannot enroll authenticators themselves)';
+  return h('section', { class: 'policy', id: 'enrollment-policy', 'aria-labelledby': 'ep-title' },
+    h('h2', { id: 'ep-title' }, 'Enrollment policy'),
+    h('p', { class: 'muted' }, 'Which authenticators users may enroll, during a sign-in or on their own page (/app).'),
+    warningList(policy),
+    h('p', {}, 'Users may enroll: ', h('strong', { id: 'enrollment-allowed' }, text)),
+    h('p', { class: 'row' }, h('a', { href: '#enrollment-policy', class: 'button' }, policy ? 'Edit enrollment policy' : 'Create enrollment policy')));
+}
+
+/** Shows the policy check's warnings next to the fields they name (or above the form). */
+function showWarnings(form, warnings) {
+  for (const w of warnings ?? []) {
+    if (!place(form, w.path ?? '', w.message, 'warning')) form.querySelector('.form-errors')?.append(notice(w.message));
+  }
+}
+
+async function sessionPolicyView() {
+  const seq = navSeq;
+  const policy = (await api('GET', '/policies')).items.find((p) => p.type === 'global_session') ?? null;
+  const rules = (policy?.rules ?? [DEFAULT_SESSION_RULE]).map(({ id, position, ...rule }) => ({ ...DEFAULT_SESSION_RULE, ...rule }));
+  const form = h('form', { class: 'card-form session-policy', novalidate: true, onsubmit: (e) => { e.preventDefault(); save(); } },
+    h('div', { class: 'form-errors', 'aria-live': 'assertive' }),
+    rules.map((rule, i) => {
+      const at = `rules[${i}]`;
+      const several = rules.length > 1;
+      return h('fieldset', { class: 'group', dataset: { field: at } },
+        h('legend', {}, several ? `Rule ${i + 1}` : 'Rule'),
+        several || rule.when ? h('p', { class: 'muted' }, `Applies to: ${conditionsOf(rule)}${i === rules.length - 1 ? ' (the catch-all)' : ''}.`) : null,
+        h('div', { class: 'grid' },
+          field('Rule name', bound(h('input', { name: `name-${i}`, value: rule.name, dataset: { field: `${at}.name` } }), rule, 'name')),
+          field('Sign-in flow', bound(select(FLOWS, rule.flow, { name: `flow-${i}`, dataset: { field: `${at}.flow` } }), rule, 'flow'),
+            'identifier first asks for the login only, so the app\'s policy picks the first method (passwordless works); password first asks for login and password together')),
+        h('div', { class: 'grid' },
+          field('Maximum session lifetime', bound(h('input', { name: `max_lifetime-${i}`, value: rule.max_lifetime, autocomplete: 'off', dataset: { field: `${at}.max_lifetime` } }), rule, 'max_lifetime'),
+            'an ISO-8601 duration such as P1D or PT12H; the session ends then, active or not'),
+          field('Maximum idle time', bound(h('input', { name: `max_idle-${i}`, value: rule.max_idle, autocomplete: 'off', dataset: { field: `${at}.max_idle` } }), rule, 'max_idle'),
+            'an ISO-8601 duration such as PT2H; the session ends after this long without activity')),
+        field('Keep me signed in', bound(select(KEEP_SIGNED_IN, rule.keep_signed_in, { name: `keep_signed_in-${i}`, dataset: { field: `${at}.keep_signed_in` } }), rule, 'keep_signed_in'),
+          'allowed: a user who ticks "keep me signed in" gets a session that outlives the browser; disabled: it ends with the browser'),
+        h('div', { class: 'field' },
+          checkbox('Prevent user enumeration', rule.user_enumeration_prevention, { name: `user_enumeration_prevention-${i}`, dataset: { field: `${at}.user_enumeration_prevention` } }),
+          h('p', { class: 'hint' }, 'An unknown login goes through the same screens as a known one and fails only at the end.')));
+    }),
+    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save global session policy'), h('a', { href: '#policies', class: 'button secondary' }, 'Cancel')));
+  for (const [i, rule] of rules.entries()) {
+    const box = form.elements[`user_enumeration_prevention-${i}`];
+    box.addEventListener('change', () => { rule.user_enumeration_prevention = box.checked; });
+  }
+
+  async function save() {
+    clearErrors(form);
+    const body = { type: 'global_session', name: 'default', rules: rules.map((r) => ({ ...r, name: r.name.trim(), max_lifetime: r.max_lifetime.trim(), max_idle: r.max_idle.trim() })) };
+    try {
+      const saved = policy ? await api('PUT', `/policies/${policy.id}`, body) : await api('POST', '/policies', body);
+      flash = `Saved the global session policy.${saved.warnings?.length ? ' Check its warnings.' : ''}`;
+      go('session-policy');
+    } catch (e) { showErrors(form, e); }
+  }
+
+  page(seq, policy ? 'Global session policy' : 'New global session policy', h('p', {}, h('a', { href: '#policies' }, '← Policies')),
+    h('p', { class: 'muted' }, 'The first rule whose conditions match a sign-in decides its flow and its session. New sessions follow a change; sessions already open keep the limits they started with.'),
+    form);
+  showWarnings(form, policy?.warnings);
+}
+
+async function enrollmentPolicyView() {
+  const seq = navSeq;
+  const policy = (await api('GET', '/policies')).items.find((p) => p.type === 'enrollment') ?? null;
+  const allowed = policy?.allowed ?? null;
+  // Keys stored but not offered here (say `smart_card`) stay listed, so saving keeps or drops them knowingly.
+  const options = [...ENROLLABLE, ...(allowed ?? []).filter((k) => !ENROLLABLE.some(([key]) => key === k)).map((k) => [k, k])];
+  const every = h('input', { type: 'radio', name: 'scope', value: 'every', checked: !allowed });
+  const some = h('input', { type: 'radio', name: 'scope', value: 'some', checked: !!allowed });
+  const boxes = h('fieldset', { class: 'checks', dataset: { field: 'allowed' } }, h('legend', {}, 'Authenticators users may enroll'),
+    options.map(([key, label, detail]) => h('label', { class: 'check' },
+      h('input', { type: 'checkbox', name: 'allowed', value: key, checked: allowed ? allowed.includes(key) : true, disabled: !allowed }),
+      ' ', label, detail ? h('span', { class: 'muted' }, ` (${detail})`) : null)));
+  const sync = () => { for (const c of boxes.querySelectorAll('input')) c.disabled = every.checked; };
+  every.addEventListener('change', sync);
+  some.addEventListener('change', sync);
+  const form = h('form', { class: 'card-form enrollment-policy', novalidate: true, onsubmit: (e) => { e.preventDefault(); save(); } },
+    h('div', { class: 'form-errors', 'aria-live': 'assertive' }),
+    h('fieldset', { class: 'checks' }, h('legend', {}, 'Users may enroll'),
+      h('label', { class: 'check' }, every, ' Every authenticator'),
+      h('label', { class: 'check' }, some, ' Only the authenticators checked below')),
+    boxes,
+    h('p', { class: 'hint' }, 'It applies to enrollment during a sign-in and on each user\'s own page (/app); what users already enrolled is not removed.'),
+    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save enrollment policy'), h('a', { href: '#policies', class: 'button secondary' }, 'Cancel')));
+
+  async function save() {
+    clearErrors(form);
+    const body = { type: 'enrollment', name: 'default' };
+    if (some.checked) body.allowed = [...boxes.querySelectorAll('input:checked')].map((c) => c.value);
+    try {
+      if (policy) await api('PUT', `/policies/${policy.id}`, body); else await api('POST', '/policies', body);
+      flash = 'Saved the enrollment policy.';
+      go('enrollment-policy');
+    } catch (e) { showErrors(form, e); }
+  }
+
+  page(seq, policy ? 'Enrollment policy' : 'New enrollment policy', h('p', {}, h('a', { href: '#policies' }, '← Policies')), form);
+  showWarnings(form, policy?.warnings);
 }
 
 /** The editor's model of a rule, from the API's JSON. */
@@ -1064,7 +1208,7 @@ function localInput(iso) {
 // Navigation
 
 /** The section a detail page belongs to, for the navigation's `aria-current`. */
-const SECTION_OF = { user: 'users', group: 'groups', app: 'apps', policy: 'policies' };
+const SECTION_OF = { user: 'users', group: 'groups', app: 'apps', policy: 'policies', 'session-policy': 'policies', 'enrollment-policy': 'policies' };
 
 function go(hash) {
   if (window.location.hash === `#${hash}`) router();
@@ -1093,6 +1237,8 @@ async function router() {
       case 'zones': return await zonesView();
       case 'policies': return await policiesView();
       case 'policy': return await ruleEditor(parts[1], parts[3] ?? 'new');
+      case 'session-policy': return await sessionPolicyView();
+      case 'enrollment-policy': return await enrollmentPolicyView();
       case 'simulator': return await simulatorView();
       case 'devices': return await devicesView();
       case 'sessions': return await sessionsView(params);
