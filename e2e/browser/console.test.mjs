@@ -1,6 +1,7 @@
 // The admin console (`/admin`) in real headless Chromium, as an administrator uses it: signing in
 // through a Gatehouse flow, the rule editor and the policy simulator, device lifecycle and
-// sessions. The console reaches the server only through the public admin API; the test reads
+// sessions, and the editors of a user's profile, an app's settings, the global session policy
+// and the enrollment policy. The console reaches the server only through the public admin API; the test reads
 // the API itself (with the demo's admin token) only to check what was, or was not, saved.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -252,5 +253,194 @@ test('someone who is not an administrator gets a page that says so, also at phon
   assert.ok(overflow <= 0, `no horizontal scrolling at phone width (${overflow}px too wide)`);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'console-phone.png'), fullPage: true });
   assert.deepEqual(problems, []);
+  await context.close();
+});
+
+/** Saves the form and waits for the API's refusal next to a field; returns the error's text. */
+async function refusedNextTo(page, control, button) {
+  await page.getByRole('button', { name: button }).click();
+  const error = page.locator('.field-error');
+  await error.waitFor();
+  assert.equal(await error.count(), 1, 'one error is shown');
+  assert.equal(await control.getAttribute('aria-invalid'), 'true', 'the field is marked invalid');
+  const describedBy = (await control.getAttribute('aria-describedby')) ?? '';
+  assert.ok(describedBy.split(' ').includes(await error.getAttribute('id')), 'the error describes the field');
+  assert.ok(await control.evaluate((el) => el === document.activeElement), 'the field has the focus');
+  return error.textContent();
+}
+
+test('an admin edits a user\'s profile on the user\'s page; an invalid email is refused inline and nothing is saved', async () => {
+  const carol = await adminApi('POST', '/users', {
+    login: 'carol', email: 'carol@example.com', display_name: 'Carol', profile: { department: 'Finance' },
+  });
+  const { context, page, problems } = await freshPage();
+  await signIn(page, 'admin', 'admin-password-123');
+  await openSection(page, 'Users');
+  await page.getByRole('link', { name: 'carol', exact: true }).click();
+  await page.locator('main h1', { hasText: 'User carol' }).waitFor();
+  await page.getByRole('button', { name: 'Edit profile' }).click();
+  const login = page.getByLabel('Login', { exact: true });
+  assert.ok(await login.evaluate((el) => el === document.activeElement), 'the form opens with the focus on its first field');
+  assert.equal(await page.getByLabel('Other attributes (JSON)').inputValue(), '{\n  "department": "Finance"\n}');
+
+  const email = page.getByLabel('Email', { exact: true });
+  await email.fill('carol-at-example');
+  await page.getByLabel('First name').fill('Carol');
+  assert.match(await refusedNextTo(page, email, 'Save profile'), /email `carol-at-example` is not valid/);
+  const unchanged = await adminApi('GET', `/users/${carol.id}`);
+  assert.deepEqual([unchanged.email, unchanged.profile], ['carol@example.com', { department: 'Finance' }], 'nothing was saved');
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-user-invalid-email.png'), fullPage: true });
+
+  await email.fill('carol.danvers@example.com');
+  await login.fill('carol.danvers');
+  await page.getByLabel('Display name').fill('Carol Danvers');
+  await page.getByLabel('Last name').fill('Danvers');
+  await page.getByLabel('Phone').fill('+1 555 0100');
+  await page.getByRole('button', { name: 'Save profile' }).click();
+  await page.getByText('Saved the profile of carol.danvers.').waitFor();
+  await page.locator('main h1', { hasText: 'User carol.danvers' }).waitFor();
+  assert.equal(await page.locator('.field-error').count(), 0);
+  const shown = await page.locator('#profile').innerText();
+  for (const text of ['carol.danvers@example.com', 'Carol Danvers', 'Danvers', '+1 555 0100']) assert.ok(shown.includes(text), `the page shows ${text}`);
+
+  const saved = await adminApi('GET', `/users/${carol.id}`);
+  assert.deepEqual(
+    [saved.login, saved.email, saved.display_name, saved.profile],
+    ['carol.danvers', 'carol.danvers@example.com', 'Carol Danvers',
+      { department: 'Finance', given_name: 'Carol', family_name: 'Danvers', phone_number: '+1 555 0100' }],
+  );
+  const logged = await adminApi('GET', `/logs?type=user.lifecycle.update&user=${carol.id}`);
+  assert.equal(logged.items.length, 1, 'one change, one event');
+  assert.deepEqual([...logged.items[0].details.fields].sort(), ['display_name', 'email', 'login', 'profile']);
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-user-profile-saved.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('an admin edits an app\'s redirect URIs; an invalid URI is refused inline and nothing is saved', async () => {
+  const crm = await adminApi('POST', '/apps', { client_id: 'crm', name: 'CRM', redirect_uris: ['https://crm.example/callback'] });
+  const { context, page, problems } = await freshPage();
+  await signIn(page, 'admin', 'admin-password-123');
+  await openSection(page, 'Apps');
+  await page.getByRole('link', { name: 'Edit app crm' }).click();
+  await page.locator('main h1', { hasText: 'App CRM' }).waitFor();
+  const uris = page.getByLabel('Redirect URIs', { exact: true });
+  assert.equal(await uris.inputValue(), 'https://crm.example/callback');
+
+  await uris.fill('https://crm.example/callback\nhttps://crm.example/oauth/callback#done');
+  await page.getByLabel('Back-channel logout URI').fill('https://crm.example/backchannel-logout');
+  assert.match(await refusedNextTo(page, uris, 'Save app'), /redirect URI `https:\/\/crm\.example\/oauth\/callback#done` is not allowed: it has a fragment/);
+  const unchanged = await adminApi('GET', `/apps/${crm.id}`);
+  assert.deepEqual([unchanged.redirect_uris, unchanged.backchannel_logout_uri], [['https://crm.example/callback'], null], 'nothing was saved');
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-app-invalid-redirect.png'), fullPage: true });
+
+  await uris.fill('https://crm.example/callback\nhttps://crm.example/oauth/callback');
+  await page.getByRole('button', { name: 'Save app' }).click();
+  await page.getByText('Saved app CRM (crm).').waitFor();
+  assert.equal(await page.locator('.field-error').count(), 0);
+  assert.equal(await uris.inputValue(), 'https://crm.example/callback\nhttps://crm.example/oauth/callback', 'the page shows what was saved');
+  const saved = await adminApi('GET', `/apps/${crm.id}`);
+  assert.deepEqual(saved.redirect_uris, ['https://crm.example/callback', 'https://crm.example/oauth/callback']);
+  assert.equal(saved.backchannel_logout_uri, 'https://crm.example/backchannel-logout');
+  assert.deepEqual([saved.name, saved.grant_types, saved.assignments.groups.map((g) => g.name)], ['CRM', ['authorization_code'], ['everyone']], 'the rest is untouched');
+
+  await openSection(page, 'Apps');
+  await page.locator('tr[data-client-id=crm]', { hasText: 'https://crm.example/oauth/callback' }).waitFor();
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-app-saved.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('an admin changes the global session policy\'s idle timeout: an invalid duration is refused inline, a valid one applies to new sessions', async () => {
+  const policyOf = async () => (await adminApi('GET', '/policies')).items.find((p) => p.type === 'global_session');
+  const before = await policyOf();
+  const { context, page, problems } = await freshPage();
+  await signIn(page, 'admin', 'admin-password-123');
+  await openSection(page, 'Policies');
+  await page.getByRole('link', { name: 'Edit global session policy' }).click();
+  await page.locator('main h1', { hasText: 'Global session policy' }).waitFor();
+  const idle = page.getByLabel('Maximum idle time');
+  assert.equal(await idle.inputValue(), 'PT2H');
+  assert.equal(await page.getByLabel('Sign-in flow').inputValue(), 'identifier_first');
+
+  await idle.fill('30 minutes');
+  assert.match(await refusedNextTo(page, idle, 'Save global session policy'), /ISO-8601 duration such as PT4H, found `30 minutes`/);
+  const unchanged = await adminApi('GET', `/policies/${before.id}`);
+  assert.equal(unchanged.rules[0].max_idle, 'PT2H', 'nothing was saved');
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-session-policy-invalid.png'), fullPage: true });
+
+  await idle.fill('PT30M');
+  await page.getByRole('button', { name: 'Save global session policy' }).click();
+  await page.getByText('Saved the global session policy.').waitFor();
+  assert.equal(await page.locator('.field-error').count(), 0);
+  assert.equal(await page.getByLabel('Maximum idle time').inputValue(), 'PT30M', 'the page shows what was saved');
+  const saved = await adminApi('GET', `/policies/${before.id}`);
+  const { id, position, ...rule } = saved.rules[0];
+  assert.deepEqual(rule, {
+    name: 'default', flow: 'identifier_first', max_lifetime: 'P1D', max_idle: 'PT30M', keep_signed_in: 'allowed', user_enumeration_prevention: true,
+  });
+  await openSection(page, 'Policies');
+  assert.match(await page.locator('#global-session-policy tbody').innerText(), /PT30M/);
+
+  // A user who signs in now gets a session that ends after 30 idle minutes.
+  const alice = await freshPage();
+  await signIn(alice.page, 'alice', 'correct-horse-battery', '/app');
+  const aliceId = (await adminApi('GET', '/users?q=alice')).items.find((u) => u.login === 'alice').id;
+  const sessions = (await adminApi('GET', `/users/${aliceId}/sessions`)).items;
+  const newest = sessions.reduce((a, b) => (Date.parse(a.created_at) >= Date.parse(b.created_at) ? a : b));
+  assert.equal(Date.parse(newest.idle_expires_at) - Date.parse(newest.last_seen_at), 30 * 60 * 1000);
+  await alice.context.close();
+
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-session-policy-saved.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+  // Leave the demo's policy as it was for the tests after this one.
+  await adminApi('PUT', `/policies/${before.id}`, { type: 'global_session', name: 'default', rules: before.rules });
+});
+
+test('an admin limits the authenticators users may enroll, and a user finds only those on their page', async () => {
+  const offered = async (p) => {
+    await p.goto(`${server.base}/app`);
+    return p.locator('form[action^="/app/enroll/"]').evaluateAll((forms) => forms.map((f) => f.getAttribute('action').split('/').pop()));
+  };
+  const alice = await freshPage();
+  await signIn(alice.page, 'alice', 'correct-horse-battery', '/app');
+  assert.deepEqual((await offered(alice.page)).sort(), ['email', 'phone', 'totp', 'webauthn'], 'without a policy everything is offered');
+
+  const { context, page, problems } = await freshPage();
+  await signIn(page, 'admin', 'admin-password-123');
+  await openSection(page, 'Policies');
+  assert.equal(await page.locator('#enrollment-allowed').textContent(), 'every authenticator');
+  await page.getByRole('link', { name: 'Create enrollment policy' }).click();
+  await page.locator('main h1', { hasText: 'New enrollment policy' }).waitFor();
+  const every = page.getByLabel('Every authenticator');
+  assert.equal(await every.isChecked(), true);
+  const email = page.getByRole('checkbox', { name: /^Email/ });
+  assert.equal(await email.isDisabled(), true, 'the list is off while every authenticator is allowed');
+
+  await page.getByLabel('Only the authenticators checked below').check();
+  await email.uncheck();
+  await page.getByRole('checkbox', { name: /^Phone/ }).uncheck();
+  await page.getByRole('button', { name: 'Save enrollment policy' }).click();
+  await page.getByText('Saved the enrollment policy.').waitFor();
+  await page.locator('main h1', { hasText: /^Enrollment policy$/ }).waitFor();
+  const stored = async () => (await adminApi('GET', '/policies')).items.find((p) => p.type === 'enrollment');
+  assert.deepEqual((await stored()).allowed, ['password', 'totp', 'webauthn', 'device']);
+  assert.equal(await email.isChecked(), false, 'the page shows what was saved');
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-enrollment-policy-saved.png'), fullPage: true });
+  assert.deepEqual((await offered(alice.page)).sort(), ['totp', 'webauthn'], 'alice is no longer offered email or phone');
+
+  // Back to every authenticator: a PUT of the existing policy without a list.
+  await page.getByLabel('Every authenticator').check();
+  await page.getByRole('button', { name: 'Save enrollment policy' }).click();
+  await page.locator('input[name=allowed][value=email]:disabled:checked').waitFor();
+  await page.getByText('Saved the enrollment policy.').waitFor();
+  assert.equal((await stored()).allowed, null);
+  await openSection(page, 'Policies');
+  assert.equal(await page.locator('#enrollment-allowed').textContent(), 'every authenticator');
+  assert.deepEqual((await offered(alice.page)).sort(), ['email', 'phone', 'totp', 'webauthn']);
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-enrollment-policy.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await alice.context.close();
   await context.close();
 });

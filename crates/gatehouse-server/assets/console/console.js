@@ -102,6 +102,29 @@ function fmtTime(t) {
 
 const lines = (text) => text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
 
+/** One URI a line (a URI may hold a comma, so commas do not split). */
+const uriLines = (text) => text.split('\n').map((s) => s.trim()).filter(Boolean);
+
+/** JSON text with object keys sorted, so two values that mean the same compare equal. */
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** The fields of `next` whose value differs from `current` (what a PATCH should send). */
+function changes(current, next) {
+  return Object.fromEntries(Object.entries(next).filter(([k, v]) => canonical(v) !== canonical(current[k])));
+}
+
+/** A definition list of [term, value] pairs (empty values shown as a dash). */
+function facts(pairs) {
+  return h('dl', { class: 'facts' }, pairs.map(([term, value]) => [
+    h('dt', {}, term), h('dd', {}, value === undefined || value === null || value === '' ? '—' : value)]));
+}
+
 /** A message for the next page shown (after a save that navigates). */
 let flash = null;
 
@@ -199,9 +222,10 @@ async function usersView(params) {
   };
   const status = h('div');
   const rows = users.map((u) => h('tr', { dataset: { login: u.login } },
-    h('td', {}, u.login), h('td', {}, u.display_name), h('td', {}, u.email),
+    h('td', {}, h('a', { href: `#user/${u.id}` }, u.login)), h('td', {}, u.display_name), h('td', {}, u.email),
     h('td', {}, h('span', { class: `badge ${u.status}` }, u.status)),
     h('td', { class: 'actions' },
+      h('a', { href: `#user/${u.id}?edit=1`, class: 'small', 'aria-label': `Edit user ${u.login}` }, 'Edit'),
       (actions[u.status] ?? []).map((a) => h('button', { type: 'button', class: 'small secondary', onclick: () => attempt(status, async () => {
         await api('POST', `/users/${u.id}/lifecycle/${a}`); await usersView(params);
       }) }, `${a[0].toUpperCase()}${a.slice(1)}`)),
@@ -234,6 +258,98 @@ async function createUser(form) {
     await usersView(new URLSearchParams());
     main.prepend(notice(`Created user ${body.login}.`));
   } catch (e) { showErrors(form, e); }
+}
+
+/** Profile attributes the console edits by name (those the OIDC claims read, and a phone);
+ * any other attribute is kept and edited as JSON. */
+const PROFILE_FIELDS = [
+  ['given_name', 'First name'], ['family_name', 'Last name'],
+  ['phone_number', 'Phone', 'as it should be shown, such as +1 555 0100'],
+  ['locale', 'Locale', 'a language tag such as en-US'], ['zoneinfo', 'Time zone', 'such as Europe/Paris'],
+];
+
+/** A user's profile split into the named attributes (text only) and the rest. */
+function splitProfile(profile) {
+  const named = {};
+  const rest = { ...(profile ?? {}) };
+  for (const [key] of PROFILE_FIELDS) {
+    if (typeof rest[key] === 'string') { named[key] = rest[key]; delete rest[key]; }
+  }
+  return { named, rest };
+}
+
+async function userView(id, params) {
+  const seq = navSeq;
+  const [user, groups, enrollments] = await Promise.all([
+    api('GET', `/users/${id}`), api('GET', `/users/${id}/groups`), api('GET', `/users/${id}/enrollments`),
+  ]);
+  const { named, rest } = splitProfile(user.profile);
+  const section = h('section', { class: 'card-form', id: 'profile', 'aria-labelledby': 'profile-title' });
+  const editButton = h('button', { type: 'button', class: 'secondary', onclick: () => edit() }, 'Edit profile');
+
+  function show() {
+    fill(section, h('h2', { id: 'profile-title' }, 'Profile'),
+      facts([
+        ['Login', user.login], ['Email', user.email], ['Display name', user.display_name],
+        ...PROFILE_FIELDS.map(([key, label]) => [label, named[key]]),
+        ...(Object.keys(rest).length ? [['Other attributes', h('code', {}, JSON.stringify(rest))]] : []),
+      ]),
+      editButton);
+  }
+
+  function edit() {
+    const form = h('form', { class: 'profile-editor', novalidate: true, onsubmit: (e) => { e.preventDefault(); save(form); } },
+      h('div', { class: 'form-errors', 'aria-live': 'assertive' }),
+      h('div', { class: 'grid' },
+        field('Login', h('input', { name: 'login', value: user.login, autocomplete: 'off', dataset: { field: 'login' } }), 'letters, digits and . _ - @ +; unique'),
+        field('Email', h('input', { name: 'email', type: 'email', value: user.email, autocomplete: 'off', dataset: { field: 'email' } })),
+        field('Display name', h('input', { name: 'display_name', value: user.display_name, dataset: { field: 'display_name' } }))),
+      h('fieldset', { dataset: { field: 'profile' } }, h('legend', {}, 'Profile attributes'),
+        h('div', { class: 'grid' }, PROFILE_FIELDS.map(([key, label, hint]) => field(label,
+          h('input', { name: key, value: named[key] ?? '', type: key === 'phone_number' ? 'tel' : 'text', autocomplete: 'off', dataset: { field: `profile.${key}` } }), hint))),
+        field('Other attributes (JSON)', h('textarea', { name: 'other', rows: 3, value: Object.keys(rest).length ? JSON.stringify(rest, null, 2) : '', dataset: { field: 'profile.other' } }),
+          'a JSON object, such as {"department": "Finance"}; empty for none')),
+      h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save profile'),
+        h('button', { type: 'button', class: 'secondary', onclick: () => { show(); editButton.focus(); } }, 'Cancel')));
+    fill(section, h('h2', { id: 'profile-title' }, `Edit the profile of ${user.login}`), form);
+    form.elements.login.focus();
+  }
+
+  async function save(form) {
+    clearErrors(form);
+    const f = form.elements;
+    let other = {};
+    if (f.other.value.trim()) {
+      try { other = JSON.parse(f.other.value); } catch { other = null; }
+      if (!other || typeof other !== 'object' || Array.isArray(other)) {
+        place(form, 'profile.other', 'Other attributes must be a JSON object, such as {"department": "Finance"}.');
+        return;
+      }
+    }
+    const profile = { ...other };
+    for (const [key] of PROFILE_FIELDS) if (f[key].value.trim()) profile[key] = f[key].value.trim();
+    const body = changes(user, {
+      login: f.login.value.trim(), email: f.email.value.trim(), display_name: f.display_name.value.trim(), profile,
+    });
+    if (!Object.keys(body).length) { form.querySelector('.form-errors').append(notice('Nothing changed.')); return; }
+    try {
+      const saved = await api('PATCH', `/users/${user.id}`, body);
+      flash = `Saved the profile of ${saved.login}.`;
+      go(`user/${user.id}`);
+    } catch (e) { showErrors(form, e); }
+  }
+
+  const enrolled = enrollments.items.map((en) => h('li', {}, `${en.authenticator}${en.name ? ` “${en.name}”` : ''} `,
+    h('span', { class: `badge ${en.status}` }, en.status)));
+  const status = h('span', { class: `badge ${user.status}` }, user.status);
+  page(seq, `User ${user.login}`, h('p', {}, h('a', { href: '#users' }, '← All users')),
+    facts([['Status', status], ['Created', fmtTime(user.created_at)], ['Updated', fmtTime(user.updated_at)], ['Last sign-in', fmtTime(user.last_sign_in_at)]]),
+    section,
+    h('h2', {}, 'Groups'), h('p', {}, groups.items.map((g) => g.name).join(', ') || '—'),
+    h('h2', {}, 'Authenticators'), enrolled.length ? h('ul', { id: 'enrollments' }, enrolled) : h('p', { class: 'muted' }, 'None enrolled.'),
+    h('p', { class: 'row' }, h('a', { href: `#sessions?user=${encodeURIComponent(user.login)}` }, `Sessions of ${user.login}`),
+      h('a', { href: `#logs?user=${encodeURIComponent(user.id)}` }, 'System log')));
+  if (params.get('edit')) edit(); else show();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,9 +415,10 @@ async function appsView(shown) {
   const status = h('div');
   if (shown) status.append(secretCallout(shown.app, shown.secret));
   const rows = apps.map((a) => h('tr', { dataset: { clientId: a.client_id } },
-    h('td', {}, a.name), h('td', {}, h('code', {}, a.client_id)), h('td', {}, a.kind),
+    h('td', {}, h('a', { href: `#app/${a.id}` }, a.name)), h('td', {}, h('code', {}, a.client_id)), h('td', {}, a.kind),
     h('td', {}, a.policy?.name ?? '—'), h('td', {}, a.redirect_uris.join(' ')),
     h('td', { class: 'actions' },
+      h('a', { href: `#app/${a.id}`, class: 'small', 'aria-label': `Edit app ${a.client_id}` }, 'Edit'),
       a.has_secret ? h('button', { type: 'button', class: 'small secondary', onclick: () => attempt(status, async () => {
         const r = await api('POST', `/apps/${a.id}/secret`); await appsView({ app: a, secret: r.client_secret });
       }) }, 'Rotate secret') : null,
@@ -310,8 +427,8 @@ async function appsView(shown) {
     e.preventDefault(); clearErrors(form);
     const f = form.elements;
     const body = {
-      name: f.name.value.trim(), kind: f.kind.value, redirect_uris: lines(f.redirect_uris.value),
-      post_logout_redirect_uris: lines(f.post_logout_redirect_uris.value),
+      name: f.name.value.trim(), kind: f.kind.value, redirect_uris: uriLines(f.redirect_uris.value),
+      post_logout_redirect_uris: uriLines(f.post_logout_redirect_uris.value),
       grant_types: [...form.querySelectorAll('input[name=grant]:checked')].map((c) => c.value),
     };
     if (f.client_id.value.trim()) body.client_id = f.client_id.value.trim();
@@ -331,6 +448,77 @@ async function appsView(shown) {
   field('Authentication policy', select([['', '(none)'], ...authPolicies.map((p) => [p.name, p.name])], '', { name: 'policy', dataset: { field: 'policy' } })),
   h('button', { type: 'submit' }, 'Create app'));
   page(seq, 'Apps', status, table(['Name', 'Client id', 'Kind', 'Policy', 'Redirect URIs', ''], rows), form);
+}
+
+const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'];
+
+/** An app's settings as PATCH /apps/{id} takes them (set-like lists sorted for comparison). */
+function appSettings(a) {
+  return {
+    name: a.name, redirect_uris: a.redirect_uris, post_logout_redirect_uris: a.post_logout_redirect_uris,
+    backchannel_logout_uri: a.backchannel_logout_uri ?? null, grant_types: [...a.grant_types].sort(),
+    token_endpoint_auth_method: a.token_endpoint_auth_method, policy: a.policy?.name ?? null,
+    assignments: { groups: a.assignments.groups.map((g) => g.name).sort(), users: a.assignments.users.map((u) => u.login) },
+  };
+}
+
+async function appView(id) {
+  const seq = navSeq;
+  const [app, policies, groups] = await Promise.all([api('GET', `/apps/${id}`), api('GET', '/policies'), all('/groups')]);
+  const current = appSettings(app);
+  const authPolicies = policies.items.filter((p) => p.type === 'authentication');
+  const methods = app.kind === 'public' ? ['none'] : ['client_secret_basic', 'client_secret_post'];
+  const form = h('form', { class: 'card-form app-editor', novalidate: true, onsubmit: (e) => { e.preventDefault(); save(); } },
+    h('h2', {}, 'Settings'),
+    h('div', { class: 'form-errors', 'aria-live': 'assertive' }),
+    field('Name', h('input', { name: 'name', value: app.name, dataset: { field: 'name' } })),
+    field('Redirect URIs', h('textarea', { name: 'redirect_uris', rows: 3, value: app.redirect_uris.join('\n'), dataset: { field: 'redirect_uris' } }),
+      'one per line; compared exactly (no wildcards, no fragment)'),
+    field('Post-logout redirect URIs', h('textarea', { name: 'post_logout_redirect_uris', rows: 2, value: app.post_logout_redirect_uris.join('\n'), dataset: { field: 'post_logout_redirect_uris' } }),
+      'one per line; where RP-initiated logout may send the browser'),
+    field('Back-channel logout URI', h('input', { name: 'backchannel_logout_uri', type: 'url', value: app.backchannel_logout_uri ?? '', dataset: { field: 'backchannel_logout_uri' } }),
+      'an absolute http(s) URL that receives logout tokens; empty for none'),
+    h('fieldset', { class: 'checks', dataset: { field: 'grant_types' } }, h('legend', {}, 'Grant types'),
+      GRANT_TYPES.map((g) => checkbox(g, app.grant_types.includes(g), { name: 'grant', value: g }))),
+    field('Token endpoint auth method', select(methods, app.token_endpoint_auth_method, { name: 'token_endpoint_auth_method', dataset: { field: 'token_endpoint_auth_method' } }),
+      app.kind === 'public' ? 'a public client has no secret, so it is always none' : 'how the client sends its secret'),
+    field('Authentication policy', select([['', '(none)'], ...authPolicies.map((p) => [p.name, p.name])], current.policy ?? '', { name: 'policy', dataset: { field: 'policy' } })),
+    h('fieldset', { class: 'group' }, h('legend', {}, 'Assigned to'),
+      h('fieldset', { class: 'checks', dataset: { field: 'assignments.groups' } }, h('legend', {}, 'Groups'),
+        groups.map((g) => checkbox(g.name, current.assignments.groups.includes(g.name), { name: 'assigned_group', value: g.name }))),
+      field('Users (logins)', h('input', { name: 'assigned_users', value: current.assignments.users.join(', '), autocomplete: 'off', dataset: { field: 'assignments.users' } }),
+        'separated by commas')),
+    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save app'), h('a', { href: '#apps', class: 'button secondary' }, 'Cancel')));
+
+  async function save() {
+    clearErrors(form);
+    const f = form.elements;
+    const checked = (name) => [...form.querySelectorAll(`input[name=${name}]:checked`)].map((c) => c.value);
+    const next = {
+      name: f.name.value.trim(), redirect_uris: uriLines(f.redirect_uris.value),
+      post_logout_redirect_uris: uriLines(f.post_logout_redirect_uris.value),
+      backchannel_logout_uri: f.backchannel_logout_uri.value.trim() || null, grant_types: checked('grant'),
+      token_endpoint_auth_method: f.token_endpoint_auth_method.value, policy: f.policy.value || null,
+      assignments: { groups: checked('assigned_group'), users: lines(f.assigned_users.value) },
+    };
+    const body = changes(current, { ...next, grant_types: [...next.grant_types].sort(), assignments: { ...next.assignments, groups: [...next.assignments.groups].sort() } });
+    for (const k of Object.keys(body)) body[k] = next[k];
+    if (!Object.keys(body).length) { form.querySelector('.form-errors').append(notice('Nothing changed.')); return; }
+    try {
+      const saved = await api('PATCH', `/apps/${app.id}`, body);
+      flash = `Saved app ${saved.name} (${saved.client_id}).`;
+      go(`app/${app.id}`);
+    } catch (e) { showErrors(form, e); }
+  }
+
+  page(seq, `App ${app.name}`, h('p', {}, h('a', { href: '#apps' }, '← All apps')),
+    facts([
+      ['Client id', h('code', {}, app.client_id)],
+      ['Kind', `${app.kind} (fixed when the app is registered)`],
+      ['Client secret', app.has_secret ? 'set (rotate it from the list of apps)' : 'none'],
+      ['Updated', fmtTime(app.updated_at)],
+    ]),
+    form);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,7 +612,151 @@ async function policiesView() {
   h('fieldset', { dataset: { field: 'apps' } }, h('legend', {}, 'Apps that use it'), apps.map((a) => checkbox(a.client_id, false, { name: 'app', value: a.client_id }))),
   h('p', { class: 'hint' }, 'It starts with a catch-all rule that allows one factor; add rules above it.'),
   h('button', { type: 'submit' }, 'Create policy'));
-  page(seq, 'Authentication policies', status, cards, form);
+  page(seq, 'Policies', status, sessionPolicyCard(policies.items), enrollmentPolicyCard(policies.items),
+    h('h2', { class: 'section-title' }, 'Authentication policies'), cards, form);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The global session policy and the enrollment policy (singletons stored under the name `default`)
+
+const FLOWS = [['identifier_first', 'Identifier first'], ['password_first', 'Password first']];
+const KEEP_SIGNED_IN = [['allowed', 'Allowed'], ['disabled', 'Disabled']];
+/** What applies when there is no global session policy (DESIGN 4.4's defaults). */
+const DEFAULT_SESSION_RULE = { name: 'default', flow: 'identifier_first', max_lifetime: 'P1D', max_idle: 'PT2H', keep_signed_in: 'allowed', user_enumeration_prevention: true };
+/** What users can enroll themselves (DESIGN 4.1's `enrollment_policy.allowed`). */
+const ENROLLABLE = [
+  ['password', 'Password'], ['email', 'Email', 'one-time codes and magic links'], ['phone', 'Phone', 'SMS and voice codes'],
+  ['totp', 'Authenticator app', 'TOTP codes'], ['webauthn', 'Security key or passkey', 'WebAuthn'], ['device', 'Gatehouse Verify', 'push, OTP and FastPass on a registered device'],
+];
+
+const conditionsOf = (rule) => {
+  const text = summary({ when: rule.when });
+  return rule.when && text !== 'every sign-in' ? text : 'every sign-in';
+};
+
+function warningList(policy) {
+  return policy?.warnings?.length ? h('ul', { class: 'warnings' }, policy.warnings.map((w) => h('li', {}, w.message ?? JSON.stringify(w)))) : null;
+}
+
+function sessionPolicyCard(items) {
+  const policy = items.find((p) => p.type === 'global_session');
+  const rows = (policy?.rules ?? []).map((r) => h('tr', { dataset: { rule: r.name } },
+    h('td', {}, r.name), h('td', {}, conditionsOf(r)), h('td', {}, r.flow), h('td', {}, r.max_lifetime), h('td', {}, r.max_idle),
+    h('td', {}, r.keep_signed_in), h('td', {}, r.user_enumeration_prevention ? 'on' : 'off')));
+  return h('section', { class: 'policy', id: 'global-session-policy', 'aria-labelledby': 'gsp-title' },
+    h('h2', { id: 'gsp-title' }, 'Global session policy'),
+    h('p', { class: 'muted' }, 'How people sign in (which screen comes first) and how long their session lives.'),
+    warningList(policy),
+    policy ? table(['Rule', 'Applies to', 'Sign-in flow', 'Max lifetime', 'Max idle', 'Keep signed in', 'User enumeration prevention'], rows)
+      : h('p', {}, 'None is set: every sign-in is identifier first, sessions last P1D and end after PT2H idle, keep signed in is allowed and user enumeration prevention is on.'),
+    h('p', { class: 'row' }, h('a', { href: '#session-policy', class: 'button' }, policy ? 'Edit global session policy' : 'Create global session policy')));
+}
+
+function enrollmentPolicyCard(items) {
+  const policy = items.find((p) => p.type === 'enrollment');
+  const allowed = policy?.allowed;
+  const text = !allowed ? 'every authenticator' : allowed.length ? allowed.join(', ') : 'nothing (users cannot enroll authenticators themselves)';
+  return h('section', { class: 'policy', id: 'enrollment-policy', 'aria-labelledby': 'ep-title' },
+    h('h2', { id: 'ep-title' }, 'Enrollment policy'),
+    h('p', { class: 'muted' }, 'Which authenticators users may enroll, during a sign-in or on their own page (/app).'),
+    warningList(policy),
+    h('p', {}, 'Users may enroll: ', h('strong', { id: 'enrollment-allowed' }, text)),
+    h('p', { class: 'row' }, h('a', { href: '#enrollment-policy', class: 'button' }, policy ? 'Edit enrollment policy' : 'Create enrollment policy')));
+}
+
+/** Shows the policy check's warnings next to the fields they name (or above the form). */
+function showWarnings(form, warnings) {
+  for (const w of warnings ?? []) {
+    if (!place(form, w.path ?? '', w.message, 'warning')) form.querySelector('.form-errors')?.append(notice(w.message));
+  }
+}
+
+async function sessionPolicyView() {
+  const seq = navSeq;
+  const policy = (await api('GET', '/policies')).items.find((p) => p.type === 'global_session') ?? null;
+  const rules = (policy?.rules ?? [DEFAULT_SESSION_RULE]).map(({ id, position, ...rule }) => ({ ...DEFAULT_SESSION_RULE, ...rule }));
+  const form = h('form', { class: 'card-form session-policy', novalidate: true, onsubmit: (e) => { e.preventDefault(); save(); } },
+    h('div', { class: 'form-errors', 'aria-live': 'assertive' }),
+    rules.map((rule, i) => {
+      const at = `rules[${i}]`;
+      const several = rules.length > 1;
+      return h('fieldset', { class: 'group', dataset: { field: at } },
+        h('legend', {}, several ? `Rule ${i + 1}` : 'Rule'),
+        several || rule.when ? h('p', { class: 'muted' }, `Applies to: ${conditionsOf(rule)}${i === rules.length - 1 ? ' (the catch-all)' : ''}.`) : null,
+        h('div', { class: 'grid' },
+          field('Rule name', bound(h('input', { name: `name-${i}`, value: rule.name, dataset: { field: `${at}.name` } }), rule, 'name')),
+          field('Sign-in flow', bound(select(FLOWS, rule.flow, { name: `flow-${i}`, dataset: { field: `${at}.flow` } }), rule, 'flow'),
+            'identifier first asks for the login only, so the app\'s policy picks the first method (passwordless works); password first asks for login and password together')),
+        h('div', { class: 'grid' },
+          field('Maximum session lifetime', bound(h('input', { name: `max_lifetime-${i}`, value: rule.max_lifetime, autocomplete: 'off', dataset: { field: `${at}.max_lifetime` } }), rule, 'max_lifetime'),
+            'an ISO-8601 duration such as P1D or PT12H; the session ends then, active or not'),
+          field('Maximum idle time', bound(h('input', { name: `max_idle-${i}`, value: rule.max_idle, autocomplete: 'off', dataset: { field: `${at}.max_idle` } }), rule, 'max_idle'),
+            'an ISO-8601 duration such as PT2H; the session ends after this long without activity')),
+        field('Keep me signed in', bound(select(KEEP_SIGNED_IN, rule.keep_signed_in, { name: `keep_signed_in-${i}`, dataset: { field: `${at}.keep_signed_in` } }), rule, 'keep_signed_in'),
+          'allowed: a user who ticks "keep me signed in" gets a session that outlives the browser; disabled: it ends with the browser'),
+        h('div', { class: 'field' },
+          checkbox('Prevent user enumeration', rule.user_enumeration_prevention, { name: `user_enumeration_prevention-${i}`, dataset: { field: `${at}.user_enumeration_prevention` } }),
+          h('p', { class: 'hint' }, 'An unknown login goes through the same screens as a known one and fails only at the end.')));
+    }),
+    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save global session policy'), h('a', { href: '#policies', class: 'button secondary' }, 'Cancel')));
+  for (const [i, rule] of rules.entries()) {
+    const box = form.elements[`user_enumeration_prevention-${i}`];
+    box.addEventListener('change', () => { rule.user_enumeration_prevention = box.checked; });
+  }
+
+  async function save() {
+    clearErrors(form);
+    const body = { type: 'global_session', name: 'default', rules: rules.map((r) => ({ ...r, name: r.name.trim(), max_lifetime: r.max_lifetime.trim(), max_idle: r.max_idle.trim() })) };
+    try {
+      const saved = policy ? await api('PUT', `/policies/${policy.id}`, body) : await api('POST', '/policies', body);
+      flash = `Saved the global session policy.${saved.warnings?.length ? ' Check its warnings.' : ''}`;
+      go('session-policy');
+    } catch (e) { showErrors(form, e); }
+  }
+
+  page(seq, policy ? 'Global session policy' : 'New global session policy', h('p', {}, h('a', { href: '#policies' }, '← Policies')),
+    h('p', { class: 'muted' }, 'The first rule whose conditions match a sign-in decides its flow and its session. New sessions follow a change; sessions already open keep the limits they started with.'),
+    form);
+  showWarnings(form, policy?.warnings);
+}
+
+async function enrollmentPolicyView() {
+  const seq = navSeq;
+  const policy = (await api('GET', '/policies')).items.find((p) => p.type === 'enrollment') ?? null;
+  const allowed = policy?.allowed ?? null;
+  // Keys stored but not offered here (say `smart_card`) stay listed, so saving keeps or drops them knowingly.
+  const options = [...ENROLLABLE, ...(allowed ?? []).filter((k) => !ENROLLABLE.some(([key]) => key === k)).map((k) => [k, k])];
+  const every = h('input', { type: 'radio', name: 'scope', value: 'every', checked: !allowed });
+  const some = h('input', { type: 'radio', name: 'scope', value: 'some', checked: !!allowed });
+  const boxes = h('fieldset', { class: 'checks', dataset: { field: 'allowed' } }, h('legend', {}, 'Authenticators users may enroll'),
+    options.map(([key, label, detail]) => h('label', { class: 'check' },
+      h('input', { type: 'checkbox', name: 'allowed', value: key, checked: allowed ? allowed.includes(key) : true, disabled: !allowed }),
+      ' ', label, detail ? h('span', { class: 'muted' }, ` (${detail})`) : null)));
+  const sync = () => { for (const c of boxes.querySelectorAll('input')) c.disabled = every.checked; };
+  every.addEventListener('change', sync);
+  some.addEventListener('change', sync);
+  const form = h('form', { class: 'card-form enrollment-policy', novalidate: true, onsubmit: (e) => { e.preventDefault(); save(); } },
+    h('div', { class: 'form-errors', 'aria-live': 'assertive' }),
+    h('fieldset', { class: 'checks' }, h('legend', {}, 'Users may enroll'),
+      h('label', { class: 'check' }, every, ' Every authenticator'),
+      h('label', { class: 'check' }, some, ' Only the authenticators checked below')),
+    boxes,
+    h('p', { class: 'hint' }, 'It applies to enrollment during a sign-in and on each user\'s own page (/app); what users already enrolled is not removed.'),
+    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save enrollment policy'), h('a', { href: '#policies', class: 'button secondary' }, 'Cancel')));
+
+  async function save() {
+    clearErrors(form);
+    const body = { type: 'enrollment', name: 'default' };
+    if (some.checked) body.allowed = [...boxes.querySelectorAll('input:checked')].map((c) => c.value);
+    try {
+      if (policy) await api('PUT', `/policies/${policy.id}`, body); else await api('POST', '/policies', body);
+      flash = 'Saved the enrollment policy.';
+      go('enrollment-policy');
+    } catch (e) { showErrors(form, e); }
+  }
+
+  page(seq, policy ? 'Enrollment policy' : 'New enrollment policy', h('p', {}, h('a', { href: '#policies' }, '← Policies')), form);
+  showWarnings(form, policy?.warnings);
 }
 
 /** The editor's model of a rule, from the API's JSON. */
@@ -643,10 +975,10 @@ async function ruleEditor(policyId, ruleId) {
 // Inline errors: `{"error","message","field"}` placed next to the control that names the field
 
 function clearErrors(form) {
-  form.querySelectorAll('.field-error, .form-errors > *').forEach((e) => e.remove());
-  form.querySelectorAll('[aria-invalid]').forEach((e) => {
+  form.querySelectorAll('.field-error, .field-warning, .form-errors > *').forEach((e) => e.remove());
+  form.querySelectorAll('[aria-invalid], [aria-describedby]').forEach((e) => {
     e.removeAttribute('aria-invalid');
-    const d = (e.getAttribute('aria-describedby') ?? '').split(' ').filter((x) => !x.startsWith('err-')).join(' ');
+    const d = (e.getAttribute('aria-describedby') ?? '').split(' ').filter((x) => !x.startsWith('err-') && !x.startsWith('warn-')).join(' ');
     if (d) e.setAttribute('aria-describedby', d); else e.removeAttribute('aria-describedby');
   });
 }
@@ -665,19 +997,23 @@ function showErrors(form, e, relative = (f) => f) {
   }
 }
 
-/** Puts `message` next to the control for `path`, or its nearest named ancestor path. */
-function place(form, path, message) {
+/** Puts `message` next to the control for `path`, or its nearest named ancestor path. An error
+ * marks the control invalid and takes the focus (the first one); a warning only describes it. */
+function place(form, path, message, kind = 'error') {
   let p = path;
   while (p) {
     const target = [...form.querySelectorAll('[data-field]')].find((el) => el.dataset.field === p);
     if (target) {
-      const id = nextId('err');
-      const err = h('p', { class: 'field-error', id, role: 'alert' }, message);
+      const error = kind === 'error';
+      const id = nextId(error ? 'err' : 'warn');
+      const note = h('p', { class: error ? 'field-error' : 'field-warning', id, role: error ? 'alert' : null }, error ? message : `Warning: ${message}`);
       const control = target.matches('input, select, textarea') ? target : target.querySelector('input, select, textarea') ?? target;
-      control.setAttribute('aria-invalid', 'true');
+      if (error) control.setAttribute('aria-invalid', 'true');
       control.setAttribute('aria-describedby', `${control.getAttribute('aria-describedby') ?? ''} ${id}`.trim());
-      (target.closest('.field') ?? target).after(err);
-      if (!form.querySelector('.field-error:not([hidden])') || form.querySelectorAll('.field-error').length === 1) control.focus();
+      // Inside the field's own box (a grid keeps its columns), else after the group it names.
+      const box = target.closest('.field');
+      if (box) box.append(note); else target.after(note);
+      if (error && form.querySelectorAll('.field-error').length === 1) control.focus();
       return true;
     }
     const shorter = p.replace(/(\[\d+\]|\.[^.[\]]+)$/, '');
@@ -871,6 +1207,9 @@ function localInput(iso) {
 // ---------------------------------------------------------------------------------------------
 // Navigation
 
+/** The section a detail page belongs to, for the navigation's `aria-current`. */
+const SECTION_OF = { user: 'users', group: 'groups', app: 'apps', policy: 'policies', 'session-policy': 'policies', 'enrollment-policy': 'policies' };
+
 function go(hash) {
   if (window.location.hash === `#${hash}`) router();
   else window.location.hash = hash;
@@ -884,7 +1223,7 @@ async function router() {
   const params = new URLSearchParams(query);
   const parts = path.split('/');
   for (const a of nav.querySelectorAll('a')) {
-    if (a.dataset.section === parts[0] || (parts[0] === 'policy' && a.dataset.section === 'policies') || (parts[0] === 'group' && a.dataset.section === 'groups')) a.setAttribute('aria-current', 'page');
+    if (a.dataset.section === (SECTION_OF[parts[0]] ?? parts[0])) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   try {
@@ -892,10 +1231,14 @@ async function router() {
       case 'users': return await usersView(params);
       case 'groups': return await groupsView();
       case 'group': return await groupView(parts[1]);
+      case 'user': return await userView(parts[1], params);
       case 'apps': return await appsView();
+      case 'app': return await appView(parts[1]);
       case 'zones': return await zonesView();
       case 'policies': return await policiesView();
       case 'policy': return await ruleEditor(parts[1], parts[3] ?? 'new');
+      case 'session-policy': return await sessionPolicyView();
+      case 'enrollment-policy': return await enrollmentPolicyView();
       case 'simulator': return await simulatorView();
       case 'devices': return await devicesView();
       case 'sessions': return await sessionsView(params);

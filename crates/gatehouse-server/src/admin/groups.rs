@@ -152,7 +152,7 @@ pub async fn update(
 }
 
 /// Whether `list` (a JSON array of names) names `name`, ignoring case.
-fn names(list: Option<&Value>, name: &str) -> bool {
+pub(super) fn names(list: Option<&Value>, name: &str) -> bool {
     list.and_then(Value::as_array).is_some_and(|l| {
         l.iter()
             .filter_map(Value::as_str)

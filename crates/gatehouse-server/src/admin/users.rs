@@ -19,6 +19,7 @@ use gatehouse_store::{Tx, UserFilter, new_id};
 use serde_json::json;
 
 use super::extract::{Admin, Body, Params, id, page, time, wire};
+use super::groups;
 use crate::audit::Event;
 use crate::passwords::Passwords;
 use crate::{ApiError, AppState, session};
@@ -220,7 +221,8 @@ pub async fn get_one(
     Ok(Json(to_wire(&user)))
 }
 
-/// Update a user's login, email, display name or profile (the fields given).
+/// Update a user's login, email, display name or profile (the fields given). Renaming a user
+/// whom a policy or access-policy rule names by login is 409 `in_use`: change the rule first.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UpdateUser,
     responses((status = 200, body = WireUser), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
@@ -242,6 +244,9 @@ pub async fn update(
                 ApiError::conflict("already_exists", "another user already has this login")
                     .with_field("login"),
             );
+        }
+        if login.key() != user.login.key() {
+            ensure_login_unreferenced(&mut tx, &user.login).await?;
         }
         user.login = login;
         changed.push("login");
@@ -267,6 +272,42 @@ pub async fn update(
         .await?;
     tx.commit().await?;
     Ok(Json(to_wire(&user)))
+}
+
+/// 409 `in_use` while a policy rule (`when.users`) or an access-policy rule (`users`) names
+/// `login`: rules name users by login, so renaming the user would silently change whom the rule
+/// applies to (a user denied by name would no longer be). Groups and zones are guarded alike.
+async fn ensure_login_unreferenced(tx: &mut Tx, login: &Login) -> Result<(), ApiError> {
+    let name = login.as_str();
+    let named = |users: Option<&serde_json::Value>| {
+        groups::names(users.and_then(|u| u.get("include")), name)
+            || groups::names(users.and_then(|u| u.get("exclude")), name)
+    };
+    let in_use = |by: String| {
+        ApiError::conflict(
+            "in_use",
+            format!("login `{name}` is used by {by}; change the rule before renaming the user"),
+        )
+        .with_field("login")
+    };
+    for policy in tx.policies().list(None).await? {
+        for rule in tx.policies().rules(policy.id).await? {
+            if named(rule.body.get("when").and_then(|w| w.get("users"))) {
+                return Err(in_use(format!(
+                    "rule `{}` of the {} policy `{}`",
+                    rule.name.as_str(),
+                    policy.kind.as_str().replace('_', " "),
+                    policy.name.as_str()
+                )));
+            }
+        }
+    }
+    for rule in tx.access_rules().list().await? {
+        if named(rule.body.get("users")) {
+            return Err(in_use(format!("access-policy rule `{}`", rule.name.as_str())));
+        }
+    }
+    Ok(())
 }
 
 /// Delete a user; only a deactivated user may be deleted (409 otherwise).

@@ -1277,3 +1277,108 @@ async fn deleting_a_user_an_app_is_assigned_to_is_not_a_500() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_user_that_rules_name_by_login_is_not_renamed_behind_their_back() {
+    let server = TestServer::demo().await;
+    let bob = user_id(&server, "bob").await;
+    let dashboard = policy_id(&server, "dashboard").await;
+    let (status, rule) = send(
+        &server,
+        Method::POST,
+        &format!("/api/v1/policies/{dashboard}/rules"),
+        Some(json!({"name": "deny-bob", "access": "deny", "when": {"users": {"include": ["Bob"], "exclude": []}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+
+    // Renaming bob would let him past the rule that denies him by name: refused, nothing saved.
+    let (status, body) = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/users/{bob}"),
+        Some(json!({"login": "robert", "email": "robert@example.com"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str(), body["field"].as_str()),
+        (StatusCode::CONFLICT, Some("in_use"), Some("login")),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("`deny-bob`") && message.contains("`dashboard`"),
+        "{message}"
+    );
+    let (_, stored) = send(&server, Method::GET, &format!("/api/v1/users/{bob}"), None).await;
+    assert_eq!(
+        (stored["login"].as_str(), stored["email"].as_str()),
+        (Some("bob"), Some("bob@example.com"))
+    );
+
+    // A change of case keeps the rule matching, and other fields change freely.
+    let (status, body) = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/users/{bob}"),
+        Some(json!({"login": "BOB", "display_name": "Bobby"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["login"].as_str(), body["display_name"].as_str()),
+        (StatusCode::OK, Some("BOB"), Some("Bobby")),
+        "{body}"
+    );
+
+    // Once the rule is gone the rename goes through.
+    let rid = rule["id"].as_str().unwrap();
+    let (status, _) = send(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/policies/{dashboard}/rules/{rid}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/users/{bob}"),
+        Some(json!({"login": "robert"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["login"].as_str()),
+        (StatusCode::OK, Some("robert")),
+        "{body}"
+    );
+
+    // Access-policy rules name users by login too.
+    let (status, access) = send(
+        &server,
+        Method::POST,
+        "/api/v1/authorization-server/rules",
+        Some(json!({"name": "not-robert", "priority": 0, "clients": ["dashboard"], "grant_types": ["*"], "scopes": ["*"],
+            "users": {"include": [], "exclude": ["robert"]}, "groups": {"include": [], "exclude": []},
+            "access_token_lifetime": "PT5M", "refresh_token_lifetime": "P1D"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{access}");
+    let (status, body) = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/users/{bob}"),
+        Some(json!({"login": "bob"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("in_use")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("`not-robert`"),
+        "{body}"
+    );
+    server.stop().await;
+}
