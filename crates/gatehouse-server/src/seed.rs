@@ -19,7 +19,7 @@ use gatehouse_core::model::{
     UserStatus, UserVerification, event_types, sealing_context,
 };
 use gatehouse_crypto::{Keyring, PasswordHasher, PasswordParams, TotpSecret};
-use gatehouse_store::{Dialect, Store, Tx, new_id};
+use gatehouse_store::{Dialect, Store, new_id};
 use jiff::Timestamp;
 
 use crate::ServerError;
@@ -160,39 +160,51 @@ async fn groups(store: &Store, now: Timestamp) -> Result<(Vec<GroupId>, Option<G
     Ok((ids, employees))
 }
 
-/// Writes users `numbers` in one transaction; returns (users, enrollments, devices) written.
+/// Writes users `numbers` in one transaction, with multi-row inserts; returns (users,
+/// enrollments, devices) written.
 async fn write_batch(
     store: &Store,
     shared: &Shared,
     numbers: std::ops::Range<u64>,
     now: Timestamp,
 ) -> Result<(u64, u64, u64), ServerError> {
-    let mut tx = store.begin().await?;
-    let (mut users, mut enrollments, mut devices) = (0, 0, 0);
+    let mut users = Vec::new();
+    let mut memberships = Vec::new();
+    let mut enrollments = Vec::new();
+    let mut devices = Vec::new();
     for n in numbers {
         let user = seed_user(n, now)?;
-        tx.users().insert(&user).await?;
         let group = shared
             .groups
             .get(usize::try_from(n % 10).unwrap_or(0))
             .copied()
             .ok_or_else(|| invalid_text("no seed group"))?;
-        tx.groups().add_member(group, user.id, now).await?;
+        memberships.push((group, user.id));
         if let Some(employees) = shared.employees {
-            tx.groups().add_member(employees, user.id, now).await?;
+            memberships.push((employees, user.id));
         }
-        insert_password(&mut tx, shared, user.id, now).await?;
-        insert_totp(&mut tx, shared, user.id, now).await?;
-        enrollments += 2;
+        enrollments.push(password(shared, user.id, now)?);
+        enrollments.push(totp(shared, user.id, now)?);
         if shared.device_every > 0 && n % shared.device_every == 0 {
-            insert_device(&mut tx, shared, &user, now).await?;
-            enrollments += 1;
-            devices += 1;
+            let (device, installation_id, enrollment) = device(shared, &user, now)?;
+            devices.push((device, installation_id));
+            enrollments.push(enrollment);
         }
-        users += 1;
+        users.push(user);
     }
+    let mut tx = store.begin().await?;
+    tx.users().insert_many(&users).await?;
+    tx.groups().add_members(&memberships, now).await?;
+    for (device, installation_id) in &devices {
+        tx.devices().insert(device).await?;
+        tx.devices()
+            .set_installation_id(device.id, installation_id)
+            .await?;
+    }
+    tx.enrollments().insert_many(&enrollments).await?;
     tx.commit().await?;
-    Ok((users, enrollments, devices))
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    Ok((count(users.len()), count(enrollments.len()), count(devices.len())))
 }
 
 fn seed_user(n: u64, now: Timestamp) -> Result<User, ServerError> {
@@ -235,24 +247,17 @@ fn enrollment(
     }
 }
 
-async fn insert_password(
-    tx: &mut Tx,
-    shared: &Shared,
-    user: UserId,
-    now: Timestamp,
-) -> Result<(), ServerError> {
+fn password(shared: &Shared, user: UserId, now: Timestamp) -> Result<Enrollment, ServerError> {
     let data = PasswordData {
         hash: shared.password_hash.clone(),
     };
-    let record = Enrollment {
+    Ok(Enrollment {
         data: serde_json::to_value(data).map_err(|e| invalid_text(&e.to_string()))?,
         ..enrollment(user, AuthenticatorKey::Password, vec![Method::Password], now)
-    };
-    tx.enrollments().insert(&record).await?;
-    Ok(())
+    })
 }
 
-async fn insert_totp(tx: &mut Tx, shared: &Shared, user: UserId, now: Timestamp) -> Result<(), ServerError> {
+fn totp(shared: &Shared, user: UserId, now: Timestamp) -> Result<Enrollment, ServerError> {
     let base = enrollment(user, AuthenticatorKey::Totp, vec![Method::Otp], now);
     let secret = TotpSecret::generate();
     let data = TotpData {
@@ -263,16 +268,15 @@ async fn insert_totp(tx: &mut Tx, shared: &Shared, user: UserId, now: Timestamp)
         digits: 6,
         period: 30,
     };
-    let record = Enrollment {
+    Ok(Enrollment {
         name: Some("Authenticator app".to_owned()),
         data: serde_json::to_value(data).map_err(|e| invalid_text(&e.to_string()))?,
         ..base
-    };
-    tx.enrollments().insert(&record).await?;
-    Ok(())
+    })
 }
 
-async fn insert_device(tx: &mut Tx, shared: &Shared, user: &User, now: Timestamp) -> Result<(), ServerError> {
+/// A device with its installation id and its `device` enrollment.
+fn device(shared: &Shared, user: &User, now: Timestamp) -> Result<(Device, String, Enrollment), ServerError> {
     // A random 32-byte string is a valid P-256 scalar except with probability ~2^-32.
     let key = (0..8)
         .find_map(|_| p256::ecdsa::SigningKey::from_slice(&gatehouse_crypto::random::bytes::<32>()).ok())
@@ -300,10 +304,6 @@ async fn insert_device(tx: &mut Tx, shared: &Shared, user: &User, now: Timestamp
         updated_at: now,
         last_seen_at: None,
     };
-    tx.devices().insert(&device).await?;
-    tx.devices()
-        .set_installation_id(device.id, &installation_id)
-        .await?;
     let base = enrollment(
         user.id,
         AuthenticatorKey::Device,
@@ -329,8 +329,7 @@ async fn insert_device(tx: &mut Tx, shared: &Shared, user: &User, now: Timestamp
         device_id: Some(device.id),
         ..base
     };
-    tx.enrollments().insert(&record).await?;
-    Ok(())
+    Ok((device, data.installation_id, record))
 }
 
 fn invalid(e: gatehouse_core::CoreError) -> ServerError {

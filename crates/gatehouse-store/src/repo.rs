@@ -46,6 +46,10 @@ pub use zones::Zones;
 
 use crate::sql::{Param, Query};
 
+/// Rows per multi-row `INSERT` of the bulk loaders: 14 columns × 400 rows stays under SQLite's
+/// 32,766 parameters (and PostgreSQL's 65,535).
+pub(crate) const BULK_ROWS: usize = 400;
+
 /// Assembles a statement from pieces, numbering the `$N` placeholders as values are bound
 /// (like sqlx's `QueryBuilder`, for either dialect).
 #[derive(Debug, Default)]

@@ -50,6 +50,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0006_risk.sql",
         sql: include_str!("../../migrations/postgres/0006_risk.sql"),
     },
+    MigrationFile {
+        version: 7,
+        description: "scale indexes",
+        file: "0007_scale_indexes.sql",
+        sql: include_str!("../../migrations/postgres/0007_scale_indexes.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {

@@ -100,6 +100,54 @@ impl<E: Exec> Enrollments<E> {
 }
 
 impl Enrollments<InTx<'_>> {
+    /// Inserts many enrollments, a few hundred per statement (bulk loads: `gatehouse dev seed`).
+    pub async fn insert_many(&mut self, enrollments: &[Enrollment]) -> Result<(), StoreError> {
+        for chunk in enrollments.chunks(super::BULK_ROWS) {
+            let mut b = super::Builder::new(
+                "INSERT INTO enrollments (id, user_id, authenticator, methods, status, name, data, \
+                 hardware_protected, user_verification, device_id, counter, created_at, updated_at, \
+                 last_used_at) VALUES ",
+            );
+            for (i, e) in chunk.iter().enumerate() {
+                let methods = serde_json::to_string(&method_names(e)).unwrap_or_else(|_| "[]".to_owned());
+                b.sql(if i == 0 { "(" } else { ", (" })
+                    .bind(e.id)
+                    .sql(", ")
+                    .bind(e.user_id)
+                    .sql(", ")
+                    .bind(e.authenticator.as_str())
+                    .sql(", ")
+                    .bind(methods)
+                    .sql(", ")
+                    .bind(e.status.as_str())
+                    .sql(", ")
+                    .bind(e.name.as_deref())
+                    .sql(", ")
+                    .bind(e.data.to_string())
+                    .sql(", ")
+                    .bind(e.hardware_protected)
+                    .sql(", ")
+                    .bind(e.user_verification.as_str())
+                    .sql(", ")
+                    .bind(e.device_id)
+                    .sql(", ")
+                    .bind(e.counter)
+                    .sql(", ")
+                    .bind(e.created_at)
+                    .sql(", ")
+                    .bind(e.updated_at)
+                    .sql(", ")
+                    .bind(e.last_used_at)
+                    .sql(")");
+            }
+            self.ex
+                .execute(b.build())
+                .await
+                .map_err(|e| e.foreign_key_as("user or device"))?;
+        }
+        Ok(())
+    }
+
     pub async fn insert(&mut self, enrollment: &Enrollment) -> Result<(), StoreError> {
         let q = query(
             "INSERT INTO enrollments (id, user_id, authenticator, methods, status, name, data, hardware_protected, \

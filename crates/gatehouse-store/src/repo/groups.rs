@@ -174,6 +174,31 @@ impl Groups<InTx<'_>> {
     }
 
     /// Adds `user` to `group`; false when already a member. Not for `everyone`.
+    /// Adds many (group, user) memberships, a few hundred per statement (bulk loads); pairs
+    /// already there and the built-in `everyone` are skipped.
+    pub async fn add_members(
+        &mut self,
+        pairs: &[(GroupId, UserId)],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let pairs: Vec<&(GroupId, UserId)> = pairs.iter().filter(|(g, _)| *g != EVERYONE_ID).collect();
+        for chunk in pairs.chunks(super::BULK_ROWS) {
+            let mut b = Builder::new("INSERT INTO group_members (group_id, user_id, added_at) VALUES ");
+            for (i, (group, user)) in chunk.iter().enumerate() {
+                b.sql(if i == 0 { "(" } else { ", (" })
+                    .bind(*group)
+                    .sql(", ")
+                    .bind(*user)
+                    .sql(", ")
+                    .bind(now)
+                    .sql(")");
+            }
+            b.sql(" ON CONFLICT (group_id, user_id) DO NOTHING");
+            self.ex.execute(b.build()).await?;
+        }
+        Ok(())
+    }
+
     pub async fn add_member(
         &mut self,
         group: GroupId,

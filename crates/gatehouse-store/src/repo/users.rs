@@ -138,6 +138,47 @@ impl<E: Exec> Users<E> {
 }
 
 impl Users<InTx<'_>> {
+    /// Inserts many users, a few hundred per statement (bulk loads: `gatehouse dev seed`);
+    /// [`StoreError::Duplicate`] (`login`) when a login is taken.
+    pub async fn insert_many(&mut self, users: &[User]) -> Result<(), StoreError> {
+        for chunk in users.chunks(super::BULK_ROWS) {
+            let mut b = Builder::new(
+                "INSERT INTO users (id, login, login_key, email, display_name, status, profile, created_at, \
+                 updated_at, status_changed_at, last_sign_in_at) VALUES ",
+            );
+            for (i, user) in chunk.iter().enumerate() {
+                b.sql(if i == 0 { "(" } else { ", (" })
+                    .bind(user.id)
+                    .sql(", ")
+                    .bind(user.login.as_str())
+                    .sql(", ")
+                    .bind(user.login.key())
+                    .sql(", ")
+                    .bind(user.email.as_str())
+                    .sql(", ")
+                    .bind(user.display_name.as_str())
+                    .sql(", ")
+                    .bind(user.status.as_str())
+                    .sql(", ")
+                    .bind(user.profile.to_value().to_string())
+                    .sql(", ")
+                    .bind(user.created_at)
+                    .sql(", ")
+                    .bind(user.updated_at)
+                    .sql(", ")
+                    .bind(user.status_changed_at)
+                    .sql(", ")
+                    .bind(user.last_sign_in_at)
+                    .sql(")");
+            }
+            self.ex
+                .execute(b.build())
+                .await
+                .map_err(|e| e.unique_as("login"))?;
+        }
+        Ok(())
+    }
+
     /// Inserts a user; [`StoreError::Duplicate`] (`login`) when the login is taken.
     pub async fn insert(&mut self, user: &User) -> Result<(), StoreError> {
         let q = query(
