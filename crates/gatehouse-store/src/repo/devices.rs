@@ -70,7 +70,9 @@ impl<E: Exec> Devices<E> {
 
     /// Whether any device is active (a sign-in page then offers passwordless FastPass).
     pub async fn any_active(&mut self) -> Result<bool, StoreError> {
-        let q = query("SELECT id FROM devices WHERE status = $1 LIMIT 1").bind("active");
+        // A literal, not a parameter: PostgreSQL's generic plan for `status = $1 LIMIT 1` is a
+        // sequential scan, which reads every device when none is active.
+        let q = query("SELECT id FROM devices WHERE status = 'active' LIMIT 1");
         Ok(self.ex.fetch_optional(q).await?.is_some())
     }
 

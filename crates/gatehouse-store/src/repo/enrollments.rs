@@ -10,7 +10,7 @@ use gatehouse_core::model::{
 use jiff::Timestamp;
 
 use crate::StoreError;
-use crate::sql::{Exec, InTx, Row, query};
+use crate::sql::{Exec, InTx, Query, Row, query};
 
 /// The enrollments repository.
 #[derive(Debug)]
@@ -81,9 +81,14 @@ impl<E: Exec> Enrollments<E> {
     /// Whether anyone has an active enrollment of `authenticator` (a sign-in page then offers
     /// passwordless sign-in with it).
     pub async fn any_active_of(&mut self, authenticator: AuthenticatorKey) -> Result<bool, StoreError> {
-        let q = query("SELECT id FROM enrollments WHERE authenticator = $1 AND status = $2 LIMIT 1")
-            .bind(authenticator.as_str())
-            .bind(EnrollmentStatus::Active.as_str());
+        // Literals, not parameters (both are names from a closed set): PostgreSQL's generic plan
+        // for `authenticator = $1 AND status = $2 LIMIT 1` is a sequential scan, which at a million
+        // users read every enrollment on every sign-in when nobody had a passkey (issue 9).
+        let q = Query::built(format!(
+            "SELECT id FROM enrollments WHERE authenticator = '{}' AND status = '{}' LIMIT 1",
+            authenticator.as_str(),
+            EnrollmentStatus::Active.as_str()
+        ));
         Ok(self.ex.fetch_optional(q).await?.is_some())
     }
 
