@@ -106,6 +106,7 @@ pub async fn serve(
     });
     let backchannel = tokio::spawn(oidc::backchannel::run(state.clone()));
     let follow = tokio::spawn(follow_other_nodes(state.clone()));
+    let housekeeping = tokio::spawn(crate::housekeeping::run(state.clone()));
     let shutdown = async move {
         shutdown.await;
         // Load balancers see `/readyz` fail while the requests in flight finish.
@@ -119,6 +120,7 @@ pub async fn serve(
     upkeep.abort();
     backchannel.abort();
     follow.abort();
+    housekeeping.abort();
     state.store().close().await;
     Ok(())
 }

@@ -43,6 +43,7 @@ pub mod directory;
 mod error;
 pub mod flow;
 mod health;
+pub mod housekeeping;
 pub mod limits;
 pub mod metrics;
 pub mod oidc;

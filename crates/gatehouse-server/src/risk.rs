@@ -83,7 +83,7 @@ fn prune(times: &mut VecDeque<Timestamp>, horizon: Timestamp) {
     }
 }
 
-fn since(now: Timestamp, window: Duration) -> Timestamp {
+pub(crate) fn since(now: Timestamp, window: Duration) -> Timestamp {
     let window = SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX);
     now.checked_sub(window).unwrap_or(Timestamp::MIN)
 }

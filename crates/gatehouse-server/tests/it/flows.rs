@@ -753,3 +753,57 @@ async fn a_burst_from_one_address_is_refused_whatever_the_logins() {
     assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn housekeeping_deletes_flows_a_day_after_expiry_and_places_past_the_look_back() {
+    let server = TestServer::demo().await;
+    let _alice = signed_in(&server, "alice", "correct-horse-battery").await;
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    let alice = server
+        .state
+        .store()
+        .users()
+        .by_login("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let places = |server: &TestServer| {
+        let store = server.state.store().clone();
+        async move {
+            store
+                .sign_in_contexts()
+                .recent(alice.id, gatehouse_store::ContextKind::Network, 20)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(places(&server).await, 1, "alice's sign-in remembered her network");
+
+    // Expired, but within the day of grace: a visit still hears "expired".
+    server.clock.advance(Duration::from_secs(11 * 60));
+    let swept = gatehouse_server::housekeeping::sweep(&server.state)
+        .await
+        .unwrap();
+    assert_eq!(swept.flows, 0);
+    assert_eq!(browser.state(&flow).await.0, 410);
+
+    // A day later the flow is gone: "unknown flow".
+    server.clock.advance(Duration::from_secs(24 * 3600));
+    let swept = gatehouse_server::housekeeping::sweep(&server.state)
+        .await
+        .unwrap();
+    assert!(swept.flows >= 2, "both flows, the finished one too: {swept:?}");
+    assert_eq!(browser.state(&flow).await.0, 404);
+    assert_eq!(places(&server).await, 1, "a day-old place still counts");
+
+    // Past the 90-day look-back, the places are forgotten too.
+    server.clock.advance(Duration::from_secs(90 * 24 * 3600));
+    let swept = gatehouse_server::housekeeping::sweep(&server.state)
+        .await
+        .unwrap();
+    assert!(swept.sign_in_places >= 2, "network and browser: {swept:?}");
+    assert_eq!(places(&server).await, 0);
+    server.stop().await;
+}

@@ -89,10 +89,11 @@ impl Flows<InTx<'_>> {
             == 1)
     }
 
-    /// Deletes flows that expired before `before`; returns how many.
-    pub async fn purge_expired(&mut self, before: Timestamp) -> Result<u64, StoreError> {
-        self.ex
-            .execute(query("DELETE FROM flows WHERE expires_at < $1").bind(before))
-            .await
+    /// Deletes up to `limit` flows that expired before `before`; returns how many.
+    pub async fn purge_expired(&mut self, before: Timestamp, limit: i64) -> Result<u64, StoreError> {
+        let q = query("DELETE FROM flows WHERE id IN (SELECT id FROM flows WHERE expires_at < $1 LIMIT $2)")
+            .bind(before)
+            .bind(limit);
+        self.ex.execute(q).await
     }
 }

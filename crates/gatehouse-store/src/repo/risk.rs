@@ -119,6 +119,18 @@ impl SignInContexts<InTx<'_>> {
         self.ex.execute(q).await?;
         Ok(())
     }
+
+    /// Forgets up to `limit` places not seen since `before` (older than risk's look-back, they
+    /// no longer count); returns how many.
+    pub async fn purge_unseen_since(&mut self, before: Timestamp, limit: i64) -> Result<u64, StoreError> {
+        let q = query(
+            "DELETE FROM sign_in_contexts WHERE (user_id, kind, value) IN \
+             (SELECT user_id, kind, value FROM sign_in_contexts WHERE last_seen_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit);
+        self.ex.execute(q).await
+    }
 }
 
 /// The administrators' risk verdicts.

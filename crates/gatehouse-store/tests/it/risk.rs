@@ -79,6 +79,38 @@ async fn places_are_known_per_user_kind_and_age(store: Store) {
             .await
             .unwrap()
     );
+
+    // Housekeeping forgets places not seen since a time, a batch at a time: the device (last seen
+    // at 100) goes, the refreshed network (200) stays.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.sign_in_contexts()
+            .purge_unseen_since(at(150), 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        tx.sign_in_contexts()
+            .purge_unseen_since(at(150), 10)
+            .await
+            .unwrap(),
+        0
+    );
+    tx.commit().await.unwrap();
+    let mut contexts = store.sign_in_contexts();
+    assert!(
+        !contexts
+            .seen(alice.id, ContextKind::Device, &nets("d1"), at(0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        contexts
+            .seen(alice.id, ContextKind::Network, &nets("10.1.2.0/24"), at(0))
+            .await
+            .unwrap()
+    );
 }
 
 async fn an_admin_verdict_is_set_replaced_and_cleared(store: Store) {

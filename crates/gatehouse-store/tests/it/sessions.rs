@@ -179,7 +179,7 @@ async fn flows_refuse_a_stale_update(store: Store) {
     };
     let mut tx = store.begin().await.unwrap();
     tx.flows().insert(&expired).await.unwrap();
-    assert_eq!(tx.flows().purge_expired(at(100)).await.unwrap(), 1);
+    assert_eq!(tx.flows().purge_expired(at(100), 1000).await.unwrap(), 1);
     assert!(tx.flows().delete(flow.id).await.unwrap());
     assert!(!tx.flows().delete(flow.id).await.unwrap());
     tx.commit().await.unwrap();
