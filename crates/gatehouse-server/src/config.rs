@@ -76,6 +76,10 @@ pub struct Config {
     /// Proxies (load balancers) whose `X-Forwarded-For` is believed: the client address is the
     /// right-most one in that header that is not such a proxy. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<gatehouse_policy::Cidr>,
+    /// PEM files of the authenticator attestation roots trusted for WebAuthn: a security key
+    /// whose attestation chains to one is `hardware_protected` (docs/webauthn.md). Empty: none
+    /// is, and attestation is not requested.
+    pub webauthn_attestation_cas: Vec<PathBuf>,
 }
 
 impl Config {
@@ -102,6 +106,7 @@ impl Config {
             fastpass_ports: vec![gatehouse_api::device::DEFAULT_LOOPBACK_PORT],
             risk: crate::risk::RiskConfig::default(),
             trusted_proxies: Vec::new(),
+            webauthn_attestation_cas: Vec::new(),
         }
     }
 }

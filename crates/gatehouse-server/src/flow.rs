@@ -51,6 +51,8 @@ pub struct FlowState {
     limits: crate::limits::RateLimits,
     /// Recent failed attempts per address, for the risk scorer.
     pub failures: crate::risk::FailureWindow,
+    /// The trusted WebAuthn attestation roots, when any are configured.
+    pub attestation_cas: Option<webauthn_rs_core::proto::AttestationCaList>,
 }
 
 impl FlowState {
@@ -59,6 +61,7 @@ impl FlowState {
             delivery: delivery::Delivery::new(&config.delivery)?,
             limits: crate::limits::RateLimits::new(config.rate_limits),
             failures: crate::risk::FailureWindow::default(),
+            attestation_cas: webauthn::attestation_roots(&config.webauthn_attestation_cas)?,
         })
     }
 

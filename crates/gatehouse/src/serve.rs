@@ -88,6 +88,10 @@ pub struct ServeArgs {
     /// Load balancers or proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client.
     #[arg(long, value_delimiter = ',', env = "GATEHOUSE_TRUSTED_PROXIES", value_parser = parse_cidr)]
     trusted_proxies: Vec<gatehouse_policy::Cidr>,
+    /// PEM files (comma-separated) of the authenticator attestation roots to trust: a WebAuthn
+    /// security key whose attestation chains to one counts as hardware protected.
+    #[arg(long, value_delimiter = ',', env = "GATEHOUSE_WEBAUTHN_ATTESTATION_CA")]
+    webauthn_attestation_ca: Vec<PathBuf>,
     /// Risk score at which a sign-in is `medium` (docs/risk.md: a new browser adds 30, a new network 30).
     #[arg(long, default_value_t = 50, env = "GATEHOUSE_RISK_MEDIUM_AT")]
     risk_medium_at: u32,
@@ -125,6 +129,7 @@ impl ServeArgs {
         };
         config.fastpass_ports = self.fastpass_ports;
         config.trusted_proxies = self.trusted_proxies;
+        config.webauthn_attestation_cas = self.webauthn_attestation_ca;
         config.risk.settings.medium_at = self.risk_medium_at;
         config.risk.settings.high_at = self.risk_high_at;
         config

@@ -20,8 +20,9 @@ use url::Url;
 use webauthn_rs_core::WebauthnCore;
 use webauthn_rs_core::error::WebauthnError;
 use webauthn_rs_core::proto::{
-    AttestationConveyancePreference, AuthenticationResult, AuthenticationState, Credential,
-    PublicKeyCredential, RegisterPublicKeyCredential, RegistrationState, UserVerificationPolicy,
+    AttestationCaList, AttestationConveyancePreference, AuthenticationResult, AuthenticationState,
+    Credential, ParsedAttestationData, PublicKeyCredential, RegisterPublicKeyCredential, RegistrationState,
+    UserVerificationPolicy,
 };
 
 use super::data::{Current, FlowData, Pending};
@@ -90,6 +91,26 @@ pub const UV_REQUIRED: (&str, &str) = (
     "This sign-in requires a security key or passkey that verifies you with a PIN or biometrics, \
      and yours did not verify you. Use one that does (set a PIN on it), or choose another way.",
 );
+
+/// Reads the trusted attestation roots (PEM files, one certificate each); `None` when there are
+/// none.
+pub fn attestation_roots(files: &[std::path::PathBuf]) -> Result<Option<AttestationCaList>, ServerError> {
+    let mut roots: Option<AttestationCaList> = None;
+    for file in files {
+        let bad = |reason: String| ServerError::Config {
+            what: format!("the WebAuthn attestation root {}", file.display()),
+            reason,
+        };
+        let pem = std::fs::read(file).map_err(|e| bad(e.to_string()))?;
+        let one = AttestationCaList::try_from(pem.as_slice())
+            .map_err(|e| bad(format!("not a PEM certificate: {e:?}")))?;
+        match &mut roots {
+            Some(all) => all.union(&one),
+            None => roots = Some(one),
+        }
+    }
+    Ok(roots)
+}
 
 /// The relying party of this server: the issuer's host as RP ID, its origin as the only origin.
 pub fn relying_party(state: &AppState) -> Result<WebauthnCore, ServerError> {
@@ -233,7 +254,11 @@ pub async fn ensure(
             let builder = rp
                 .new_challenge_register_builder(user.id.as_uuid().as_bytes(), name, display)
                 .map_err(|e| corrupt("a webauthn registration", e))?
-                .attestation(AttestationConveyancePreference::None)
+                .attestation(if state.flow().attestation_cas.is_some() {
+                    AttestationConveyancePreference::Direct
+                } else {
+                    AttestationConveyancePreference::None
+                })
                 .user_verification_policy(UserVerificationPolicy::Preferred)
                 .require_resident_key(true)
                 .exclude_credentials(Some(exclude));
@@ -297,9 +322,28 @@ pub fn finish_registration(
     let rp_state: RegistrationState =
         serde_json::from_value(ceremony.state.clone()).map_err(|e| corrupt("a webauthn state", e))?;
     let rp = relying_party(state)?;
-    // No attestation CA list is configured, so no credential is hardware protected
-    // (DESIGN 3: only a verified attestation proves it; docs/webauthn.md).
-    let registered = match rp.register_credential(&credential, &rp_state, None) {
+    // A credential is hardware protected only when its attestation chains to a configured root
+    // (DESIGN 3; docs/webauthn.md). An attestation that does not is no reason to refuse the key:
+    // it is registered as not hardware protected.
+    let trusted = state
+        .flow()
+        .attestation_cas
+        .as_ref()
+        .and_then(|roots| rp.register_credential(&credential, &rp_state, Some(roots)).ok())
+        .filter(|c| {
+            matches!(
+                c.attestation.data,
+                ParsedAttestationData::Basic(_)
+                    | ParsedAttestationData::AttCa(_)
+                    | ParsedAttestationData::AnonCa(_)
+            )
+        });
+    let hardware_protected = trusted.is_some();
+    let checked = match trusted {
+        Some(c) => Ok(c),
+        None => rp.register_credential(&credential, &rp_state, None),
+    };
+    let registered = match checked {
         Ok(c) => c,
         Err(
             WebauthnError::CredentialAlteredAlgFromRequest | WebauthnError::CredentialExcludedFromRequest,
@@ -321,11 +365,11 @@ pub fn finish_registration(
     Ok(Ok(Registered {
         counter: registered.counter,
         user_verified: registered.user_verified,
-        hardware_protected: false,
+        hardware_protected,
         data: WebauthnData {
             credential_id,
             credential: serde_json::to_value(&registered).map_err(|e| corrupt("a webauthn credential", e))?,
-            attested: false,
+            attested: hardware_protected,
         },
     }))
 }

@@ -195,3 +195,169 @@ authentication_policies:
     );
     server.stop().await;
 }
+
+/// The attestation fixtures: a root, and a batch certificate and key it signed
+/// (`tests/fixtures/attestation`, made with `openssl`; valid for a century).
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/attestation")
+        .join(name)
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn cbor(value: &ciborium::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::into_writer(value, &mut out).unwrap();
+    out
+}
+
+/// What a security key with packed attestation answers to `options` (creation options): a new
+/// P-256 credential, attested by the fixture batch key, whose certificate goes in `x5c`.
+fn attested_credential(options: &Value, origin: &str) -> Value {
+    use ciborium::Value as C;
+    use gatehouse_crypto::digest::sha256;
+    use p256::ecdsa::signature::Signer as _;
+    use p256::pkcs8::DecodePrivateKey as _;
+    let rp_id = options["rp"]["id"].as_str().unwrap();
+    let client_data = json!({
+        "type": "webauthn.create",
+        "challenge": options["challenge"].as_str().unwrap(),
+        "origin": origin,
+        "crossOrigin": false,
+    })
+    .to_string();
+    let credential_key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let point = credential_key.verifying_key().to_sec1_point(false);
+    let (x, y) = (point.x().unwrap().to_vec(), point.y().unwrap().to_vec());
+    let cose_key = cbor(&C::Map(vec![
+        (C::Integer(1.into()), C::Integer(2.into())),
+        (C::Integer(3.into()), C::Integer((-7).into())),
+        (C::Integer((-1).into()), C::Integer(1.into())),
+        (C::Integer((-2).into()), C::Bytes(x)),
+        (C::Integer((-3).into()), C::Bytes(y)),
+    ]));
+    let credential_id = b"gatehouse-test-security-key-0001".to_vec();
+    let mut auth_data = sha256(rp_id.as_bytes()).to_vec();
+    auth_data.push(0x45); // user present, user verified, attested credential data
+    auth_data.extend_from_slice(&0u32.to_be_bytes());
+    auth_data.extend_from_slice(&[0x42; 16]); // AAGUID
+    auth_data.extend_from_slice(&u16::try_from(credential_id.len()).unwrap().to_be_bytes());
+    auth_data.extend_from_slice(&credential_id);
+    auth_data.extend_from_slice(&cose_key);
+
+    let batch_key =
+        p256::ecdsa::SigningKey::from_pkcs8_pem(&std::fs::read_to_string(fixture("leaf.key.pem")).unwrap())
+            .unwrap();
+    let mut signed = auth_data.clone();
+    signed.extend_from_slice(&sha256(client_data.as_bytes()));
+    let signature: p256::ecdsa::Signature = batch_key.sign(&signed);
+    let leaf_pem = std::fs::read_to_string(fixture("leaf.pem")).unwrap();
+    let leaf_der = {
+        use base64::Engine as _;
+        let body: String = leaf_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+    };
+    let attestation_object = cbor(&C::Map(vec![
+        (C::Text("fmt".into()), C::Text("packed".into())),
+        (
+            C::Text("attStmt".into()),
+            C::Map(vec![
+                (C::Text("alg".into()), C::Integer((-7).into())),
+                (
+                    C::Text("sig".into()),
+                    C::Bytes(signature.to_der().as_bytes().to_vec()),
+                ),
+                (C::Text("x5c".into()), C::Array(vec![C::Bytes(leaf_der)])),
+            ]),
+        ),
+        (C::Text("authData".into()), C::Bytes(auth_data)),
+    ]));
+    json!({
+        "id": b64url(&credential_id),
+        "rawId": b64url(&credential_id),
+        "type": "public-key",
+        "response": {
+            "clientDataJSON": b64url(client_data.as_bytes()),
+            "attestationObject": b64url(&attestation_object),
+            "transports": ["usb"],
+        },
+        "clientExtensionResults": {},
+    })
+}
+
+/// Alice adds a security key at `/app` on a server trusting `root`; returns the stored enrollment's
+/// `hardware_protected`.
+async fn enroll_attested_key(root: fn(&mut gatehouse_server::Config)) -> bool {
+    let server = TestServer::start(crate::support::Options {
+        configure: root,
+        ..Default::default()
+    })
+    .await;
+    let browser = signed_in(&server, "alice", "correct-horse-battery").await;
+    let res = browser
+        .client
+        .post(format!("{}/app/enroll/webauthn", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let flow = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/signin/")
+        .to_owned();
+    let (_, state) = browser.state(&flow).await;
+    let enroll = remediation(&state, "enroll-authenticator").unwrap_or_else(|| panic!("{state}"));
+    let options = &enroll["options"];
+    assert_eq!(
+        options["attestation"], "direct",
+        "attestation is asked for once roots are configured"
+    );
+    let credential = attested_credential(options, &server.base);
+    let (_, state) = browser
+        .post(&flow, "enroll-authenticator", json!({"credential": credential}))
+        .await;
+    assert_eq!(state["status"], "success", "{state:#}");
+    let alice = server
+        .state
+        .store()
+        .users()
+        .by_login("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let enrollments = server
+        .state
+        .store()
+        .enrollments()
+        .of_user(alice.id)
+        .await
+        .unwrap();
+    let key = enrollments
+        .iter()
+        .find(|e| e.authenticator == gatehouse_core::model::AuthenticatorKey::Webauthn)
+        .expect("the security key is enrolled");
+    let hardware = key.hardware_protected;
+    server.stop().await;
+    hardware
+}
+
+#[tokio::test]
+async fn a_security_key_attested_by_a_trusted_root_is_hardware_protected() {
+    assert!(
+        enroll_attested_key(|c| c.webauthn_attestation_cas = vec![fixture("ca.pem")]).await,
+        "the attestation chains to the configured root"
+    );
+}
+
+#[tokio::test]
+async fn a_security_key_attested_by_another_root_is_enrolled_but_not_hardware_protected() {
+    assert!(
+        !enroll_attested_key(|c| c.webauthn_attestation_cas = vec![fixture("untrusted-ca.pem")]).await,
+        "an attestation no configured root vouches for proves nothing"
+    );
+}
