@@ -69,6 +69,8 @@ bench() {
     --username alice --password correct-horse-battery \
     --runs "$RUNS" --duration "$DURATION" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
     --label "$label" --out "$out/$label.json" "$@" | tee "$out/$label.md"
+  # The recorded command names this checkout's paths: keep them relative to the repository.
+  sed -i "s|$root/|./|g" "$out/$label.json" "$out/$label.md"
 }
 
 seed cheap 8 1
