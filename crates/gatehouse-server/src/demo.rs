@@ -284,7 +284,8 @@ async fn add_alice_totp(
     Ok(())
 }
 
-fn enrollment(
+/// A new active enrollment of `user` with empty method data (the caller fills it in).
+pub(crate) fn enrollment(
     user: gatehouse_core::model::UserId,
     authenticator: AuthenticatorKey,
     methods: Vec<Method>,

@@ -14,9 +14,9 @@
 use std::sync::Arc;
 
 use gatehouse_core::model::{
-    Actor, AuthenticatorKey, Device, DeviceStatus, DisplayName, Email, Enrollment, EnrollmentStatus, Group,
-    GroupId, GroupName, KeyStorage, Login, Method, Outcome, PasswordData, Profile, TotpData, User, UserId,
-    UserStatus, UserVerification, event_types, sealing_context,
+    Actor, AuthenticatorKey, Device, DeviceStatus, DisplayName, Email, Enrollment, Group, GroupId, GroupName,
+    KeyStorage, Login, Method, Outcome, PasswordData, Profile, TotpData, User, UserId, UserStatus,
+    event_types, sealing_context,
 };
 use gatehouse_crypto::{Keyring, PasswordHasher, PasswordParams, TotpSecret};
 use gatehouse_store::{Dialect, Store, new_id};
@@ -24,6 +24,7 @@ use jiff::Timestamp;
 
 use crate::ServerError;
 use crate::audit::Event;
+use crate::demo::enrollment;
 
 /// What to seed.
 #[derive(Debug, Clone)]
@@ -221,30 +222,6 @@ fn seed_user(n: u64, now: Timestamp) -> Result<User, ServerError> {
         status_changed_at: now,
         last_sign_in_at: None,
     })
-}
-
-fn enrollment(
-    user: UserId,
-    authenticator: AuthenticatorKey,
-    methods: Vec<Method>,
-    now: Timestamp,
-) -> Enrollment {
-    Enrollment {
-        id: new_id(),
-        user_id: user,
-        authenticator,
-        methods,
-        status: EnrollmentStatus::Active,
-        name: None,
-        data: serde_json::Value::Null,
-        hardware_protected: false,
-        user_verification: UserVerification::None,
-        device_id: None,
-        counter: None,
-        created_at: now,
-        updated_at: now,
-        last_used_at: None,
-    }
 }
 
 fn password(shared: &Shared, user: UserId, now: Timestamp) -> Result<Enrollment, ServerError> {

@@ -44,6 +44,22 @@ impl Browser {
             .to_owned()
     }
 
+    /// `/app`'s "add" button for `authenticator` (signed in): returns the enrollment flow's id.
+    pub async fn start_app_enroll(&self, authenticator: &str) -> String {
+        let res = self
+            .client
+            .post(format!("{}/app/enroll/{authenticator}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .trim_start_matches("/signin/")
+            .to_owned()
+    }
+
     pub async fn state(&self, flow: &str) -> (u16, Value) {
         let res = self
             .client
@@ -492,18 +508,7 @@ async fn a_signed_in_user_adds_and_removes_an_email_authenticator_at_app() {
     let server = TestServer::demo().await;
     let browser = signed_in(&server, "alice", "correct-horse-battery").await;
 
-    let res = browser
-        .client
-        .post(format!("{}/app/enroll/email", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let flow = res.headers()["location"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("/signin/")
-        .to_owned();
+    let flow = browser.start_app_enroll("email").await;
     let (_, state) = browser.state(&flow).await;
     let enroll = remediation(&state, "enroll-authenticator").unwrap_or_else(|| panic!("{state}"));
     assert_eq!(enroll["authenticator"]["key"], "email");
@@ -760,14 +765,7 @@ async fn housekeeping_deletes_flows_a_day_after_expiry_and_places_past_the_look_
     let _alice = signed_in(&server, "alice", "correct-horse-battery").await;
     let browser = Browser::new(&server);
     let flow = browser.start_dashboard().await;
-    let alice = server
-        .state
-        .store()
-        .users()
-        .by_login("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = server.user("alice").await;
     let places = |server: &TestServer| {
         let store = server.state.store().clone();
         async move {

@@ -49,6 +49,17 @@ impl Default for Options {
 
 impl TestServer {
     /// The demo organisation on SQLite.
+    /// The stored user `login` (panics when there is none).
+    pub async fn user(&self, login: &str) -> gatehouse_core::model::User {
+        self.state
+            .store()
+            .users()
+            .by_login(login)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no user {login}"))
+    }
+
     pub async fn demo() -> Self {
         Self::start(Options::default()).await
     }

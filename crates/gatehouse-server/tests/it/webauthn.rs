@@ -106,18 +106,7 @@ async fn webauthn_enrollment_at_app_offers_creation_options_for_a_resident_key()
         .await
         .unwrap();
     assert!(page.contains("/app/enroll/webauthn"), "{page}");
-    let res = browser
-        .client
-        .post(format!("{}/app/enroll/webauthn", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let flow = res.headers()["location"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("/signin/")
-        .to_owned();
+    let flow = browser.start_app_enroll("webauthn").await;
     let (_, state) = browser.state(&flow).await;
     let enroll = remediation(&state, "enroll-authenticator").unwrap_or_else(|| panic!("{state}"));
     assert_eq!(enroll["authenticator"]["key"], "webauthn");
@@ -298,18 +287,7 @@ async fn enroll_attested_key(root: fn(&mut gatehouse_server::Config)) -> bool {
     })
     .await;
     let browser = signed_in(&server, "alice", "correct-horse-battery").await;
-    let res = browser
-        .client
-        .post(format!("{}/app/enroll/webauthn", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let flow = res.headers()["location"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("/signin/")
-        .to_owned();
+    let flow = browser.start_app_enroll("webauthn").await;
     let (_, state) = browser.state(&flow).await;
     let enroll = remediation(&state, "enroll-authenticator").unwrap_or_else(|| panic!("{state}"));
     let options = &enroll["options"];
@@ -322,14 +300,7 @@ async fn enroll_attested_key(root: fn(&mut gatehouse_server::Config)) -> bool {
         .post(&flow, "enroll-authenticator", json!({"credential": credential}))
         .await;
     assert_eq!(state["status"], "success", "{state:#}");
-    let alice = server
-        .state
-        .store()
-        .users()
-        .by_login("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = server.user("alice").await;
     let enrollments = server
         .state
         .store()
