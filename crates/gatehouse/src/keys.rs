@@ -16,7 +16,8 @@ pub struct KeysArgs {
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Make a new active ES256 and RS256 key; the previous keys stay in the JWKS (retiring) until
-    /// every token they signed has expired. Running servers switch within 30 seconds.
+    /// every token they signed has expired. Running servers switch at once on PostgreSQL (they are
+    /// told), within 30 seconds on SQLite.
     Rotate(Target),
 }
 
