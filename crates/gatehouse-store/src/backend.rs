@@ -5,7 +5,7 @@
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
-use sqlx::{Decode, Postgres, Sqlite, Type};
+use sqlx::{Decode, Postgres, Type};
 
 use crate::StoreError;
 use crate::sql::{Query, Row};
@@ -13,14 +13,14 @@ use crate::sql::{Query, Row};
 /// The connection pool of the database in use.
 #[derive(Debug, Clone)]
 pub(crate) enum Pools {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(sqlite::Pool),
     Postgres(sqlx::PgPool),
 }
 
 /// An open write transaction.
 #[derive(Debug)]
 pub(crate) enum TxInner {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(sqlite::Tx),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -71,14 +71,14 @@ impl Pools {
     /// committed) on PostgreSQL, where races are settled by constraints and conditional updates.
     pub(crate) async fn begin(&self) -> Result<TxInner, StoreError> {
         Ok(match self {
-            Self::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(pool) => TxInner::Sqlite(pool.begin().await?),
             Self::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
         })
     }
 
     pub(crate) async fn close(&self) {
         match self {
-            Self::Sqlite(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close(),
             Self::Postgres(pool) => pool.close().await,
         }
     }
@@ -128,36 +128,32 @@ pub(crate) async fn execute_pooled(pools: &Pools, query: Query<'_>) -> Result<u6
 
 pub(crate) async fn fetch_all_tx(tx: &mut TxInner, query: Query<'_>) -> Result<Vec<Row>, StoreError> {
     match tx {
-        TxInner::Sqlite(tx) => sqlite::fetch_all(&mut **tx, query).await,
+        TxInner::Sqlite(tx) => sqlite::fetch_all_tx(tx, query).await,
         TxInner::Postgres(tx) => postgres::fetch_all(&mut **tx, query).await,
     }
 }
 
 pub(crate) async fn fetch_optional_tx(tx: &mut TxInner, query: Query<'_>) -> Result<Option<Row>, StoreError> {
     match tx {
-        TxInner::Sqlite(tx) => sqlite::fetch_optional(&mut **tx, query).await,
+        TxInner::Sqlite(tx) => sqlite::fetch_optional_tx(tx, query).await,
         TxInner::Postgres(tx) => postgres::fetch_optional(&mut **tx, query).await,
     }
 }
 
 pub(crate) async fn execute_tx(tx: &mut TxInner, query: Query<'_>) -> Result<u64, StoreError> {
     match tx {
-        TxInner::Sqlite(tx) => sqlite::execute(&mut **tx, query).await,
+        TxInner::Sqlite(tx) => sqlite::execute_tx(tx, query).await,
         TxInner::Postgres(tx) => postgres::execute(&mut **tx, query).await,
     }
 }
 
-/// Reads one column of either backend's row.
-pub(crate) fn get<T>(row: &Row, column: &str) -> Result<T, StoreError>
+/// Reads one column of a PostgreSQL row.
+pub(crate) fn get_pg<T>(row: &sqlx::postgres::PgRow, column: &str) -> Result<T, StoreError>
 where
-    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>,
+    T: for<'r> Decode<'r, Postgres> + Type<Postgres>,
 {
     use sqlx::Row as _;
-    let got = match row {
-        Row::Sqlite(r) => r.try_get::<T, _>(column),
-        Row::Postgres(r) => r.try_get::<T, _>(column),
-    };
-    got.map_err(|e| StoreError::corrupt(column, e))
+    row.try_get::<T, _>(column).map_err(|e| StoreError::corrupt(column, e))
 }
 
 /// One numbered migration of one dialect.

@@ -40,6 +40,23 @@ pub enum StoreError {
     /// Any other database failure (connection lost, disk full).
     #[error("database error: {0}")]
     Database(sqlx::Error),
+
+    /// Any other SQLite failure (disk full, file unreadable).
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+
+    /// The store was closed (shutting down).
+    #[error("the database is closed")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => Self::Busy,
+            _ => Self::Sqlite(error),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -66,6 +83,14 @@ impl StoreError {
             Self::Database(sqlx::Error::Database(db)) if db.is_unique_violation() => {
                 Self::Duplicate { field }
             }
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                Self::Duplicate { field }
+            }
             _ => self,
         }
     }
@@ -77,6 +102,14 @@ impl StoreError {
             Self::Database(sqlx::Error::Database(db))
                 if db.is_foreign_key_violation()
                     || db.message().contains("FOREIGN KEY constraint failed") =>
+            {
+                Self::InUse { what }
+            }
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, message))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+                    || message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("FOREIGN KEY constraint failed")) =>
             {
                 Self::InUse { what }
             }

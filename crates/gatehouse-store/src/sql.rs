@@ -4,8 +4,8 @@
 //!
 //! Repositories never learn which database runs the query: both dialects accept the same `$N`
 //! placeholders, `ON CONFLICT`, `RETURNING` and `lower()`, and the schema uses only text,
-//! 64-bit integers and booleans. The backends turn a [`Query`] into a sqlx query and wrap
-//! their rows in [`Row`].
+//! 64-bit integers and booleans. The backends run a [`Query`] (rusqlite on SQLite, sqlx on
+//! PostgreSQL) and wrap their rows in [`Row`].
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -48,6 +48,22 @@ pub(crate) fn query<'a>(sql: &'static str) -> Query<'a> {
 }
 
 impl<'a> Query<'a> {
+    /// The same query owning its parameters (to hand to another thread).
+    pub(crate) fn into_owned(self) -> Query<'static> {
+        Query {
+            sql: self.sql,
+            params: self
+                .params
+                .into_iter()
+                .map(|p| match p {
+                    Param::Text(v) => Param::Text(v.map(|t| Cow::Owned(t.into_owned()))),
+                    Param::Int(v) => Param::Int(v),
+                    Param::Bool(v) => Param::Bool(v),
+                })
+                .collect(),
+        }
+    }
+
     /// A statement assembled at run time (filters, paging). Its values must be bound with
     /// [`Query::bind`], never formatted into `sql`.
     pub(crate) fn built(sql: String) -> Self {
@@ -159,13 +175,16 @@ id_params!(
 /// A result row of either backend, read through typed accessors that name the column on error.
 #[derive(Debug)]
 pub enum Row {
-    Sqlite(sqlx::sqlite::SqliteRow),
+    Sqlite(backend::sqlite::SqliteRow),
     Postgres(sqlx::postgres::PgRow),
 }
 
 impl Row {
     pub(crate) fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
-        backend::get::<Option<String>>(self, column)
+        match self {
+            Self::Sqlite(row) => row.opt_text(column),
+            Self::Postgres(row) => backend::get_pg::<Option<String>>(row, column),
+        }
     }
 
     pub(crate) fn text(&self, column: &str) -> Result<String, StoreError> {
@@ -174,7 +193,10 @@ impl Row {
     }
 
     pub(crate) fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        backend::get::<Option<i64>>(self, column)
+        match self {
+            Self::Sqlite(row) => row.opt_int(column),
+            Self::Postgres(row) => backend::get_pg::<Option<i64>>(row, column),
+        }
     }
 
     pub(crate) fn int(&self, column: &str) -> Result<i64, StoreError> {
@@ -183,7 +205,10 @@ impl Row {
     }
 
     pub(crate) fn bool(&self, column: &str) -> Result<bool, StoreError> {
-        backend::get::<bool>(self, column)
+        match self {
+            Self::Sqlite(row) => row.bool(column),
+            Self::Postgres(row) => backend::get_pg::<bool>(row, column),
+        }
     }
 
     pub(crate) fn time(&self, column: &str) -> Result<Timestamp, StoreError> {

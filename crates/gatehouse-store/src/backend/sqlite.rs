@@ -1,16 +1,27 @@
 //! SQLite, the embedded default (`./gatehouse.db`): created when missing, WAL journal (readers
 //! never block the writer), `synchronous=NORMAL` (survives a process crash; an OS crash may lose
-//! the last transactions), foreign keys on, a 5-second busy timeout. The pool is lazy: up to 16 connections open on
-//! demand (readers run beside the one writer) and close after a minute idle, which keeps idle
-//! memory low.
+//! the last transactions), foreign keys on.
+//!
+//! Statements run on the calling thread (rusqlite), each a prepared statement from the
+//! connection's cache. A sign-in step's statements take microseconds; handing each to a
+//! connection thread and back (sqlx's SQLite driver, used before) cost more than the statements
+//! themselves. The one wait SQLite can impose — another process holding the write lock — is not
+//! waited for on the calling thread: a statement that finds the database busy is retried on a
+//! blocking thread, which waits up to the busy timeout. sqlx still applies the migrations (its
+//! `_sqlx_migrations` bookkeeping), on a connection of its own at start-up.
+//!
+//! Connections open on demand and up to [`MAX_IDLE`] wait for reuse; the rest close when
+//! returned, which keeps idle memory low.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{AssertSqlSafe, Executor, Sqlite};
+use rusqlite::types::Value;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use sqlx::Connection as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 use super::MigrationFile;
 use crate::StoreError;
@@ -63,7 +74,28 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
     },
 ];
 
-pub(crate) async fn connect(url: &str) -> Result<SqlitePool, StoreError> {
+/// How long a statement that found the database locked by another process waits for it.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections kept open for reuse. Statements run on the async worker threads (one per core)
+/// plus the one write transaction, so a few suffice.
+const MAX_IDLE: usize = 4;
+
+/// Prepared statements kept per connection: every fixed statement of the repositories fits.
+const STATEMENT_CACHE: usize = 256;
+
+/// The SQLite connections: opened on demand, the idle ones kept for reuse.
+#[derive(Debug, Clone)]
+pub(crate) struct Pool(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    path: String,
+    idle: Mutex<Vec<Connection>>,
+    closed: AtomicBool,
+}
+
+pub(crate) async fn connect(url: &str) -> Result<Pool, StoreError> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -83,50 +115,308 @@ pub(crate) async fn connect(url: &str) -> Result<SqlitePool, StoreError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(16)
-        .min_connections(0)
-        .idle_timeout(Some(Duration::from_secs(60)))
-        .connect_with(options)
-        .await?;
-    super::migrator(MIGRATIONS).run(&pool).await?;
+        .busy_timeout(BUSY_TIMEOUT);
+    let mut migrating = sqlx::sqlite::SqliteConnection::connect_with(&options).await?;
+    super::migrator(MIGRATIONS).run(&mut migrating).await?;
+    migrating.close().await?;
+    let pool = Pool(Arc::new(Shared {
+        path: path.to_owned(),
+        idle: Mutex::new(Vec::new()),
+        closed: AtomicBool::new(false),
+    }));
+    let first = pool.take()?;
+    pool.give_back(first);
     Ok(pool)
 }
 
-fn build(query: Query<'_>) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
-    let mut q = match query.sql {
-        Sql::Static(sql) => sqlx::query(sql),
-        Sql::Built(sql) => sqlx::query(AssertSqlSafe(sql)),
-    };
-    for param in &query.params {
-        q = match param {
-            Param::Text(v) => q.bind(v.as_deref()),
-            Param::Int(v) => q.bind(*v),
-            Param::Bool(v) => q.bind(*v),
-        };
+impl Pool {
+    /// An idle connection, or a new one.
+    fn take(&self) -> Result<Connection, StoreError> {
+        if self.0.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let idle = self.0.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => open(&self.0.path).map_err(StoreError::from),
+        }
     }
-    q
+
+    /// Returns a connection for reuse (closing it when enough wait already, or when it is
+    /// still inside a transaction because a rollback failed).
+    fn give_back(&self, conn: Connection) {
+        if !conn.is_autocommit() || self.0.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let mut idle = self.0.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// Closes the idle connections; later statements fail with [`StoreError::Closed`].
+    pub(crate) fn close(&self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// Begins a write transaction with `BEGIN IMMEDIATE`: the write lock is taken at once, so no
+    /// reader ever has to upgrade and fail with `SQLITE_BUSY`.
+    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+        let conn = self.take()?;
+        let (conn, began) = run_or_wait(conn, crate::sql::query("BEGIN IMMEDIATE"), Op::Execute).await;
+        let tx = Tx {
+            pool: self.clone(),
+            conn,
+        };
+        began.map(|_| tx)
+    }
+
+    async fn run(&self, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
+        let conn = self.take()?;
+        let (conn, done) = run_or_wait(conn, query, op).await;
+        if let Some(conn) = conn {
+            self.give_back(conn);
+        }
+        done
+    }
 }
 
-pub(crate) async fn fetch_all<'e>(
-    ex: impl Executor<'e, Database = Sqlite>,
-    query: Query<'_>,
-) -> Result<Vec<Row>, StoreError> {
-    let rows = build(query).fetch_all(ex).await?;
-    Ok(rows.into_iter().map(Row::Sqlite).collect())
+fn open(path: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
 }
 
-pub(crate) async fn fetch_optional<'e>(
-    ex: impl Executor<'e, Database = Sqlite>,
-    query: Query<'_>,
-) -> Result<Option<Row>, StoreError> {
-    Ok(build(query).fetch_optional(ex).await?.map(Row::Sqlite))
+/// An open write transaction on its own connection. Dropped without [`Tx::commit`], it rolls
+/// back.
+#[derive(Debug)]
+pub(crate) struct Tx {
+    pool: Pool,
+    /// `None` only if a statement's blocking retry was lost (its thread panicked).
+    conn: Option<Connection>,
 }
 
-pub(crate) async fn execute<'e>(
-    ex: impl Executor<'e, Database = Sqlite>,
-    query: Query<'_>,
-) -> Result<u64, StoreError> {
-    Ok(build(query).execute(ex).await?.rows_affected())
+impl Tx {
+    async fn run(&mut self, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
+        let conn = self.conn.take().ok_or(StoreError::Closed)?;
+        let (conn, done) = run_or_wait(conn, query, op).await;
+        self.conn = conn;
+        done
+    }
+
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        self.run(crate::sql::query("COMMIT"), Op::Execute).await.map(drop)
+    }
+
+    pub(crate) async fn rollback(mut self) -> Result<(), StoreError> {
+        self.run(crate::sql::query("ROLLBACK"), Op::Execute).await.map(drop)
+    }
 }
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            self.pool.give_back(conn);
+        }
+    }
+}
+
+/// What to do with a statement's result rows.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    All,
+    Optional,
+    Execute,
+}
+
+/// A statement's outcome, by [`Op`].
+enum Done {
+    Rows(Vec<Row>),
+    Count(u64),
+}
+
+/// Runs `query` on this thread; if the database is locked by another process, runs it again on
+/// a blocking thread that waits up to [`BUSY_TIMEOUT`]. Hands the connection back (unless that
+/// thread was lost).
+async fn run_or_wait(
+    conn: Connection,
+    query: Query<'_>,
+    op: Op,
+) -> (Option<Connection>, Result<Done, StoreError>) {
+    match run(&conn, &query, op) {
+        Err(e) if is_busy(&e) => {}
+        done => return (Some(conn), done.map_err(StoreError::from)),
+    }
+    let query = query.into_owned();
+    let waited = tokio::task::spawn_blocking(move || {
+        let done = conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .and_then(|()| run(&conn, &query, op));
+        let _ = conn.busy_timeout(Duration::ZERO);
+        (conn, done)
+    })
+    .await;
+    match waited {
+        Ok((conn, done)) => (Some(conn), done.map_err(StoreError::from)),
+        Err(_) => (None, Err(StoreError::Closed)),
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn run(conn: &Connection, query: &Query<'_>, op: Op) -> rusqlite::Result<Done> {
+    let sql = match &query.sql {
+        Sql::Static(sql) => sql,
+        Sql::Built(sql) => sql.as_str(),
+    };
+    let mut statement = conn.prepare_cached(sql)?;
+    // Placeholders are `$N`; SQLite numbers distinct names in order of first appearance.
+    for index in 1..=statement.parameter_count() {
+        let param = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|n| query.params.get(n))
+            .ok_or(rusqlite::Error::InvalidParameterCount(
+                statement.parameter_count(),
+                query.params.len(),
+            ))?;
+        match param {
+            Param::Text(v) => statement.raw_bind_parameter(index, v.as_deref())?,
+            Param::Int(v) => statement.raw_bind_parameter(index, v)?,
+            Param::Bool(v) => statement.raw_bind_parameter(index, v)?,
+        }
+    }
+    let readonly = statement.readonly();
+    let width = statement.column_count();
+    let columns: Arc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        match op {
+            Op::Execute => continue,
+            Op::All | Op::Optional => {}
+        }
+        let values = (0..width)
+            .map(|i| row.get::<_, Value>(i))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.push(Row::Sqlite(SqliteRow {
+            columns: Arc::clone(&columns),
+            values,
+        }));
+        if matches!(op, Op::Optional) {
+            break;
+        }
+    }
+    drop(rows);
+    Ok(match op {
+        Op::Execute if readonly => Done::Count(0),
+        Op::Execute => Done::Count(conn.changes()),
+        Op::All | Op::Optional => Done::Rows(out),
+    })
+}
+
+pub(crate) async fn fetch_all(pool: &Pool, query: Query<'_>) -> Result<Vec<Row>, StoreError> {
+    pool.run(query, Op::All).await.map(Done::rows)
+}
+
+pub(crate) async fn fetch_optional(pool: &Pool, query: Query<'_>) -> Result<Option<Row>, StoreError> {
+    pool.run(query, Op::Optional).await.map(|d| d.rows().into_iter().next())
+}
+
+pub(crate) async fn execute(pool: &Pool, query: Query<'_>) -> Result<u64, StoreError> {
+    pool.run(query, Op::Execute).await.map(Done::count)
+}
+
+pub(crate) async fn fetch_all_tx(tx: &mut Tx, query: Query<'_>) -> Result<Vec<Row>, StoreError> {
+    tx.run(query, Op::All).await.map(Done::rows)
+}
+
+pub(crate) async fn fetch_optional_tx(tx: &mut Tx, query: Query<'_>) -> Result<Option<Row>, StoreError> {
+    tx.run(query, Op::Optional).await.map(|d| d.rows().into_iter().next())
+}
+
+pub(crate) async fn execute_tx(tx: &mut Tx, query: Query<'_>) -> Result<u64, StoreError> {
+    tx.run(query, Op::Execute).await.map(Done::count)
+}
+
+impl Done {
+    fn rows(self) -> Vec<Row> {
+        match self {
+            Self::Rows(rows) => rows,
+            Self::Count(_) => Vec::new(),
+        }
+    }
+
+    fn count(self) -> u64 {
+        match self {
+            Self::Count(n) => n,
+            Self::Rows(_) => 0,
+        }
+    }
+}
+
+/// A SQLite result row, read out of the statement.
+#[derive(Debug)]
+pub struct SqliteRow {
+    columns: Arc<[Box<str>]>,
+    values: Vec<Value>,
+}
+
+impl SqliteRow {
+    fn value(&self, column: &str) -> Result<&Value, StoreError> {
+        self.columns
+            .iter()
+            .position(|c| &**c == column)
+            .and_then(|i| self.values.get(i))
+            .ok_or_else(|| StoreError::corrupt(column, "the query did not return it"))
+    }
+
+    /// Text, as sqlx read it: integers and reals as their decimal text.
+    pub(crate) fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(match self.value(column)? {
+            Value::Null => None,
+            Value::Text(text) => Some(text.clone()),
+            Value::Integer(n) => Some(n.to_string()),
+            Value::Real(x) => Some(x.to_string()),
+            Value::Blob(bytes) => Some(
+                String::from_utf8(bytes.clone()).map_err(|e| StoreError::corrupt(column, e))?,
+            ),
+        })
+    }
+
+    pub(crate) fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Integer(n) => Ok(Some(*n)),
+            Value::Text(text) => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|e| StoreError::corrupt(column, e)),
+            Value::Real(_) | Value::Blob(_) => Err(StoreError::corrupt(column, "it is not an integer")),
+        }
+    }
+
+    pub(crate) fn bool(&self, column: &str) -> Result<bool, StoreError> {
+        match self.opt_int(column)? {
+            Some(n) => Ok(n != 0),
+            None => Err(StoreError::corrupt(column, "it is null")),
+        }
+    }
+}
+
