@@ -31,6 +31,16 @@ impl Appender {
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while jobs.recv_many(&mut batch, BATCH).await > 0 {
+                // Statements run on the calling thread, so without this the writer would commit
+                // each event as soon as it arrives. Yielding once lets the requests that are
+                // ready to run queue theirs first.
+                tokio::task::yield_now().await;
+                while batch.len() < BATCH {
+                    match jobs.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
                 let (events, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
                 let written = write(&store, &events).await;
                 if let Err(e) = &written {

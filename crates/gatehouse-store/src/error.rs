@@ -45,6 +45,10 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
 
+    /// The operating system refused something storage needs (a thread, a file).
+    #[error("storage could not start: {0}")]
+    Io(String),
+
     /// The store was closed (shutting down).
     #[error("the database is closed")]
     Closed,

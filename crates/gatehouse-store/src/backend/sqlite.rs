@@ -12,16 +12,21 @@
 //!
 //! Connections open on demand and up to [`MAX_IDLE`] wait for reuse; the rest close when
 //! returned, which keeps idle memory low.
+//!
+//! Checkpoints (copying the WAL back into the database file, with its `fsync`s) run on a
+//! thread of their own, woken every [`CHECKPOINT_EVERY`] commits or each second after a commit,
+//! not inside whichever request's commit crossed SQLite's threshold. Pages rewritten by many
+//! commits in between are copied once. Requests still checkpoint themselves if the WAL reaches
+//! [`INLINE_CHECKPOINT_PAGES`] (the thread cannot keep up).
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
-use sqlx::Connection as _;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::MigrationFile;
 use crate::StoreError;
@@ -84,6 +89,13 @@ const MAX_IDLE: usize = 4;
 /// Prepared statements kept per connection: every fixed statement of the repositories fits.
 const STATEMENT_CACHE: usize = 256;
 
+/// Commits between background checkpoints.
+const CHECKPOINT_EVERY: u64 = 256;
+
+/// The WAL size (pages) at which a committing connection checkpoints itself: the backstop for
+/// a checkpoint thread that falls behind (SQLite's own default is 1,000).
+const INLINE_CHECKPOINT_PAGES: u32 = 20_000;
+
 /// The SQLite connections: opened on demand, the idle ones kept for reuse.
 #[derive(Debug, Clone)]
 pub(crate) struct Pool(Arc<Shared>);
@@ -93,6 +105,9 @@ struct Shared {
     path: String,
     idle: Mutex<Vec<Connection>>,
     closed: AtomicBool,
+    /// Commits so far (the checkpoint thread compares it with what it last saw).
+    commits: AtomicU64,
+    checkpointer: Mutex<Option<std::thread::Thread>>,
 }
 
 pub(crate) async fn connect(url: &str) -> Result<Pool, StoreError> {
@@ -116,16 +131,22 @@ pub(crate) async fn connect(url: &str) -> Result<Pool, StoreError> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
-    let mut migrating = sqlx::sqlite::SqliteConnection::connect_with(&options).await?;
-    super::migrator(MIGRATIONS).run(&mut migrating).await?;
-    migrating.close().await?;
+    let migrating = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    super::migrator(MIGRATIONS).run(&migrating).await?;
+    migrating.close().await;
     let pool = Pool(Arc::new(Shared {
         path: path.to_owned(),
         idle: Mutex::new(Vec::new()),
         closed: AtomicBool::new(false),
+        commits: AtomicU64::new(0),
+        checkpointer: Mutex::new(None),
     }));
     let first = pool.take()?;
     pool.give_back(first);
+    pool.start_checkpointer()?;
     Ok(pool)
 }
 
@@ -154,10 +175,56 @@ impl Pool {
         }
     }
 
-    /// Closes the idle connections; later statements fail with [`StoreError::Closed`].
+    /// Closes the idle connections and stops the checkpoint thread; later statements fail with
+    /// [`StoreError::Closed`].
     pub(crate) fn close(&self) {
         self.0.closed.store(true, Ordering::Release);
         self.0.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.wake_checkpointer();
+    }
+
+    /// Starts the checkpoint thread, on a connection of its own. It holds only a weak reference:
+    /// it ends when the store is closed or dropped.
+    fn start_checkpointer(&self) -> Result<(), StoreError> {
+        let conn = open(&self.0.path)?;
+        let shared = Arc::downgrade(&self.0);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".to_owned())
+            .spawn(move || {
+                let mut seen = 0;
+                loop {
+                    std::thread::park_timeout(Duration::from_secs(1));
+                    let Some(shared) = shared.upgrade() else { break };
+                    if shared.closed.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let commits = shared.commits.load(Ordering::Relaxed);
+                    drop(shared);
+                    if commits != seen {
+                        seen = commits;
+                        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                            tracing::warn!(error = %e, "SQLite checkpoint failed; the next one retries");
+                        }
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        *self.0.checkpointer.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread.thread().clone());
+        Ok(())
+    }
+
+    fn wake_checkpointer(&self) {
+        if let Some(thread) = &*self.0.checkpointer.lock().unwrap_or_else(PoisonError::into_inner) {
+            thread.unpark();
+        }
+    }
+
+    /// Counts a commit; every [`CHECKPOINT_EVERY`]th wakes the checkpoint thread.
+    fn committed(&self) {
+        let n = self.0.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n % CHECKPOINT_EVERY == 0 {
+            self.wake_checkpointer();
+        }
     }
 
     /// Begins a write transaction with `BEGIN IMMEDIATE`: the write lock is taken at once, so no
@@ -187,7 +254,11 @@ fn open(path: &str) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = {INLINE_CHECKPOINT_PAGES}; PRAGMA journal_size_limit = {};",
+        64 * 1024 * 1024
+    ))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
@@ -210,7 +281,9 @@ impl Tx {
     }
 
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
-        self.run(crate::sql::query("COMMIT"), Op::Execute).await.map(drop)
+        self.run(crate::sql::query("COMMIT"), Op::Execute).await?;
+        self.pool.committed();
+        Ok(())
     }
 
     pub(crate) async fn rollback(mut self) -> Result<(), StoreError> {
