@@ -580,6 +580,7 @@ pub async fn reevaluate(
     state: &AppState,
     session: &gatehouse_core::model::Session,
     user: &gatehouse_core::model::User,
+    groups: &[String],
     client_id: &str,
     ip: IpAddr,
 ) -> Result<(Continuous, Option<data::FlowRisk>), ServerError> {
@@ -610,7 +611,8 @@ pub async fn reevaluate(
             .collect(),
         ..FlowData::new(purpose, app, ip.to_canonical().to_string())
     };
-    let subject = engine::Subject::load_with(state, &data, Some(user.clone())).await?;
+    let subject =
+        engine::Subject::load_known(state, &data, Some(user.clone()), Some(groups.to_vec())).await?;
     if let Some(device_id) = session.device_id
         && let Some(device) = subject
             .devices

@@ -165,21 +165,16 @@ pub async fn assess(
     let zones = &policies.document().network_zones;
     let store = state.store();
     let known_since = since(now, config.lookback);
-    let mut contexts = store.sign_in_contexts();
-    let new_device = match browser {
-        Some(b) => Some(
-            !contexts
-                .seen(user.id, ContextKind::Device, &[b.to_owned()], known_since)
-                .await?,
-        ),
-        None => None,
-    };
-    let known_network = contexts
-        .seen(user.id, ContextKind::Network, &[network_of(ip)], known_since)
-        .await?
-        || contexts
-            .seen(user.id, ContextKind::Zone, &zones_of(zones, ip), known_since)
-            .await?;
+    let network = network_of(ip);
+    let here = zones_of(zones, ip);
+    let places = store.sign_in_contexts().places(user.id, browser, &network).await?;
+    let recent = |at: Option<Timestamp>| at.is_some_and(|at| at >= known_since);
+    let new_device = browser.map(|_| !recent(places.device_seen_at));
+    let known_network = recent(places.network_seen_at)
+        || places
+            .zones
+            .iter()
+            .any(|(zone, at)| *at >= known_since && here.contains(zone));
     let velocity_since = since(now, config.velocity_window);
     let user_failures = store
         .sign_in_failures()
@@ -200,49 +195,39 @@ pub async fn assess(
         user_failures,
         ip_failures: state.flow().failures.count(ip, now, config.velocity_window),
         admin,
-        travel: travel(state, user, zones, ip, now).await?,
+        travel: travel(zones, &here, &places.zones, now),
     };
     Ok(score(&facts, &config.settings))
 }
 
-/// The move from the located zone of the user's last sign-in to the located zone of this one.
-async fn travel(
-    state: &AppState,
-    user: &User,
+/// The move from the located zone of the user's last sign-in (`seen`: the user's zones, most
+/// recent first) to the located zone of this one (`here`: the zones the address is in).
+fn travel(
     zones: &[NetworkZone],
-    ip: IpAddr,
+    here: &[String],
+    seen: &[(String, Timestamp)],
     now: Timestamp,
-) -> Result<Option<Travel>, ServerError> {
+) -> Option<Travel> {
     let located = |name: &str| {
         zones
             .iter()
             .find(|z| z.name == name)
             .and_then(|z| z.location.map(|l| (z.name.clone(), l)))
     };
-    let Some((to_zone, here)) = zones_of(zones, ip).iter().find_map(|name| located(name)) else {
-        return Ok(None);
-    };
-    let recent = state
-        .store()
-        .sign_in_contexts()
-        .recent(user.id, ContextKind::Zone, 20)
-        .await?;
-    let Some((from_zone, there, at)) = recent
+    let (to_zone, here) = here.iter().find_map(|name| located(name))?;
+    let (from_zone, there, at) = seen
         .iter()
-        .find_map(|(name, at)| located(name).map(|(n, l)| (n, l, *at)))
-    else {
-        return Ok(None);
-    };
+        .find_map(|(name, at)| located(name).map(|(n, l)| (n, l, *at)))?;
     if from_zone == to_zone {
-        return Ok(None);
+        return None;
     }
     let minutes = (now.as_second() - at.as_second()).max(0) / 60;
-    Ok(Some(Travel {
+    Some(Travel {
         from_zone,
         to_zone,
         km: here.distance_km(there).round() as u32,
         minutes: u32::try_from(minutes).unwrap_or(u32::MAX),
-    }))
+    })
 }
 
 /// Remembers that `user` signed in from this browser, network and zones (in the sign-in's
@@ -255,16 +240,15 @@ pub async fn remember(
     zones: &[NetworkZone],
     now: Timestamp,
 ) -> Result<(), ServerError> {
-    let mut contexts = tx.sign_in_contexts();
+    let network = network_of(ip);
+    let here = zones_of(zones, ip);
+    let mut places: Vec<(ContextKind, &str)> = Vec::with_capacity(here.len() + 2);
     if let Some(b) = browser {
-        contexts.touch(user.id, ContextKind::Device, b, now).await?;
+        places.push((ContextKind::Device, b));
     }
-    contexts
-        .touch(user.id, ContextKind::Network, &network_of(ip), now)
-        .await?;
-    for zone in zones_of(zones, ip) {
-        contexts.touch(user.id, ContextKind::Zone, &zone, now).await?;
-    }
+    places.push((ContextKind::Network, &network));
+    places.extend(here.iter().map(|zone| (ContextKind::Zone, zone.as_str())));
+    tx.sign_in_contexts().touch_all(user.id, &places, now).await?;
     Ok(())
 }
 

@@ -33,7 +33,7 @@ pub use error::StoreError;
 pub use nodes::{Change, Changes, Heard, StartLock};
 pub use page::{Page, PageError, PageRequest};
 pub use repo::{
-    AdminToken, AdminTokenBinding, BackchannelLogout, CodeRow, ContextKind, LogFilter, RefreshRow,
+    AdminToken, AdminTokenBinding, BackchannelLogout, CodeRow, ContextKind, LogFilter, Places, RefreshRow,
     SigningKeyRow, StoredChallenge, UserFilter, UserRiskRow,
 };
 pub use store::{Store, Tx, new_id};

@@ -37,7 +37,7 @@ pub use groups::Groups;
 pub use log::{Log, LogFilter};
 pub use oauth::{CodeRow, OAuth, RefreshRow, SigningKeyRow};
 pub use policies::Policies;
-pub use risk::{ContextKind, SignInContexts, UserRiskRow, UserRisks};
+pub use risk::{ContextKind, Places, SignInContexts, UserRiskRow, UserRisks};
 pub use sessions::Sessions;
 pub use settings::Settings;
 pub use sign_in::SignInFailures;

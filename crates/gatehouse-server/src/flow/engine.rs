@@ -46,6 +46,17 @@ impl Subject {
         data: &FlowData,
         read: Option<User>,
     ) -> Result<Self, ServerError> {
+        Self::load_known(state, data, read, None).await
+    }
+
+    /// [`Subject::load_with`], also given the names of the user's groups when the caller has
+    /// just read them.
+    pub async fn load_known(
+        state: &AppState,
+        data: &FlowData,
+        read: Option<User>,
+        groups: Option<Vec<String>>,
+    ) -> Result<Self, ServerError> {
         let store = state.store();
         let mut subject = Self::default();
         let Some(user_id) = data.identity.as_ref().and_then(|i| i.user_id) else {
@@ -58,13 +69,16 @@ impl Subject {
                 None => return Ok(subject),
             },
         };
-        subject.groups = store
-            .groups()
-            .of_user(user.id)
-            .await?
-            .into_iter()
-            .map(|g| g.name.as_str().to_owned())
-            .collect();
+        subject.groups = match groups {
+            Some(groups) => groups,
+            None => store
+                .groups()
+                .of_user(user.id)
+                .await?
+                .into_iter()
+                .map(|g| g.name.as_str().to_owned())
+                .collect(),
+        };
         subject.enrollments = store.enrollments().of_user(user.id).await?;
         subject.devices = store.devices().of_user(user.id).await?;
         if let Some(session_id) = data.session_id

@@ -533,7 +533,7 @@ async fn refresh(
                 "the session this refresh token belongs to has ended",
             ));
         };
-        continuous(state, client, &session, &user, client_ip).await?;
+        continuous(state, client, &session, &user, &groups, client_ip).await?;
     }
     let access = evaluate(
         clients,
@@ -585,10 +585,12 @@ async fn continuous(
     client: &Client,
     session: &gatehouse_core::model::Session,
     user: &User,
+    groups: &[String],
     client_ip: IpAddr,
 ) -> Result<(), Failure> {
     let client_id = client.registration.client_id.as_str();
-    let (verdict, risk) = crate::flow::reevaluate(state, session, user, client_id, client_ip).await?;
+    let (verdict, risk) =
+        crate::flow::reevaluate(state, session, user, groups, client_id, client_ip).await?;
     let (outcome, rule) = match &verdict {
         crate::flow::Continuous::Holds => return Ok(()),
         crate::flow::Continuous::StepUp { rule } => (Outcome::Challenge, rule.clone()),

@@ -355,6 +355,7 @@ fn run(conn: &Connection, query: &Query<'_>, op: Op) -> rusqlite::Result<Done> {
         Sql::Static(sql) => sql,
         Sql::Built(sql) => sql.as_str(),
     };
+    tracing::trace!(sql, "statement");
     let mut statement = conn.prepare_cached(sql)?;
     // Placeholders are `$N`; SQLite numbers distinct names in order of first appearance.
     for index in 1..=statement.parameter_count() {

@@ -6,6 +6,7 @@ use gatehouse_core::model::UserId;
 use jiff::Timestamp;
 
 use crate::StoreError;
+use super::Builder;
 use crate::sql::{Exec, InTx, query};
 
 /// A kind of place a user signs in from.
@@ -27,6 +28,18 @@ impl ContextKind {
             Self::Zone => "zone",
         }
     }
+}
+
+/// What risk scoring asks about a sign-in's places, read at once ([`SignInContexts::places`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Places {
+    /// When the user last signed in from this browser.
+    pub device_seen_at: Option<Timestamp>,
+    /// When the user last signed in from this network.
+    pub network_seen_at: Option<Timestamp>,
+    /// Every zone the user signed in from, most recent first (at most one row per zone of the
+    /// policy document).
+    pub zones: Vec<(String, Timestamp)>,
 }
 
 /// An administrator's verdict on a user.
@@ -76,6 +89,37 @@ impl<E: Exec> SignInContexts<E> {
 }
 
 impl<E: Exec> SignInContexts<E> {
+    /// In one statement: when `user` last signed in from this browser (`device`, if known) and
+    /// this network, and from which zones when.
+    pub async fn places(
+        &mut self,
+        user: UserId,
+        device: Option<&str>,
+        network: &str,
+    ) -> Result<Places, StoreError> {
+        let q = query(
+            "SELECT kind, value, last_seen_at FROM sign_in_contexts WHERE user_id = $1 AND kind = 'zone' \
+             UNION ALL SELECT kind, value, last_seen_at FROM sign_in_contexts \
+             WHERE user_id = $1 AND kind = 'network' AND value = $2 \
+             UNION ALL SELECT kind, value, last_seen_at FROM sign_in_contexts \
+             WHERE user_id = $1 AND kind = 'device' AND value = $3",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(device);
+        let mut places = Places::default();
+        for row in self.ex.fetch_all(q).await? {
+            let at = row.time("last_seen_at")?;
+            match row.text("kind")?.as_str() {
+                "device" => places.device_seen_at = Some(at),
+                "network" => places.network_seen_at = Some(at),
+                _ => places.zones.push((row.text("value")?, at)),
+            }
+        }
+        places.zones.sort_by(|a, b| b.1.cmp(&a.1));
+        Ok(places)
+    }
+
     /// The user's places of one kind, most recent first.
     pub async fn recent(
         &mut self,
@@ -100,6 +144,40 @@ impl<E: Exec> SignInContexts<E> {
 }
 
 impl SignInContexts<InTx<'_>> {
+    /// Records (or refreshes) in one statement that the user signed in from each of `places`
+    /// at `now`. A place named twice is recorded once.
+    pub async fn touch_all(
+        &mut self,
+        user: UserId,
+        places: &[(ContextKind, &str)],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut distinct: Vec<(ContextKind, &str)> = Vec::with_capacity(places.len());
+        for place in places {
+            if !distinct.contains(place) {
+                distinct.push(*place);
+            }
+        }
+        if distinct.is_empty() {
+            return Ok(());
+        }
+        let mut b = Builder::new("INSERT INTO sign_in_contexts (user_id, kind, value, last_seen_at) VALUES ");
+        for (i, (kind, value)) in distinct.iter().enumerate() {
+            b.sql(if i == 0 { "(" } else { ", (" })
+                .bind(user)
+                .sql(", ")
+                .bind(kind.as_str())
+                .sql(", ")
+                .bind(*value)
+                .sql(", ")
+                .bind(now)
+                .sql(")");
+        }
+        b.sql(" ON CONFLICT (user_id, kind, value) DO UPDATE SET last_seen_at = excluded.last_seen_at");
+        self.ex.execute(b.build()).await?;
+        Ok(())
+    }
+
     /// Records (or refreshes) that the user signed in from this place at `now`.
     pub async fn touch(
         &mut self,

@@ -1,12 +1,13 @@
 //! What the risk scorer reads: places users signed in from, and administrators' verdicts.
 
-use gatehouse_store::{ContextKind, Store, UserRiskRow};
+use gatehouse_store::{ContextKind, Places, Store, UserRiskRow};
 
 use crate::fixtures::*;
 use crate::on_both_backends;
 
 on_both_backends!(places_are_known_per_user_kind_and_age);
 on_both_backends!(an_admin_verdict_is_set_replaced_and_cleared);
+on_both_backends!(a_sign_ins_places_are_recorded_and_read_in_one_statement_each);
 
 async fn places_are_known_per_user_kind_and_age(store: Store) {
     let alice = user("alice");
@@ -143,4 +144,61 @@ async fn an_admin_verdict_is_set_replaced_and_cleared(store: Store) {
     assert!(!tx.user_risks().clear(alice.id).await.unwrap());
     tx.commit().await.unwrap();
     assert_eq!(store.user_risks().get(alice.id).await.unwrap(), None);
+}
+
+async fn a_sign_ins_places_are_recorded_and_read_in_one_statement_each(store: Store) {
+    let alice = user("alice");
+    let bob = user("bob");
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&alice).await.unwrap();
+    tx.users().insert(&bob).await.unwrap();
+    tx.sign_in_contexts()
+        .touch_all(
+            alice.id,
+            &[
+                (ContextKind::Device, "d1"),
+                (ContextKind::Network, "10.1.2.0/24"),
+                (ContextKind::Zone, "office"),
+                (ContextKind::Zone, "office"),
+            ],
+            at(100),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.sign_in_contexts()
+        .touch_all(
+            alice.id,
+            &[(ContextKind::Network, "10.1.2.0/24"), (ContextKind::Zone, "paris")],
+            at(200),
+        )
+        .await
+        .unwrap();
+    tx.sign_in_contexts().touch_all(bob.id, &[], at(200)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut contexts = store.sign_in_contexts();
+    assert_eq!(
+        contexts.places(alice.id, Some("d1"), "10.1.2.0/24").await.unwrap(),
+        Places {
+            device_seen_at: Some(at(100)),
+            network_seen_at: Some(at(200)),
+            zones: vec![("paris".to_owned(), at(200)), ("office".to_owned(), at(100))],
+        }
+    );
+    assert_eq!(
+        contexts.places(alice.id, None, "10.9.9.0/24").await.unwrap(),
+        Places {
+            device_seen_at: None,
+            network_seen_at: None,
+            zones: vec![("paris".to_owned(), at(200)), ("office".to_owned(), at(100))],
+        },
+        "another network; no browser asked about"
+    );
+    assert_eq!(
+        contexts.places(bob.id, Some("d1"), "10.1.2.0/24").await.unwrap(),
+        Places::default(),
+        "another user's places"
+    );
 }

@@ -78,3 +78,33 @@ async fn a_failed_statement_does_not_commit_its_companions(store: Store) {
     assert_eq!(store.log().count().await.unwrap(), 0);
     assert_eq!(store.users().count().await.unwrap(), 1);
 }
+
+/// Another process (a second store on the same SQLite file: `gatehouse keys rotate` beside a
+/// running server) holding the write lock makes a writer wait on a blocking thread, not fail,
+/// and reads go on meanwhile.
+#[tokio::test]
+async fn a_writer_in_another_process_is_waited_for_not_refused() {
+    use gatehouse_store::Dialect;
+    use gatehouse_store::testing::TestDatabase;
+
+    let db = TestDatabase::create(Dialect::Sqlite).await;
+    let first = db.connect().await;
+    let second = db.connect().await;
+    let mut holder = first.begin().await.unwrap();
+    holder.users().insert(&user("alice")).await.unwrap();
+    let waiter = tokio::spawn(async move {
+        let mut tx = second.begin().await.unwrap();
+        tx.users().insert(&user("bob")).await.unwrap();
+        tx.commit().await.unwrap();
+        second
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "the second writer waits for the lock");
+    assert_eq!(first.users().count().await.unwrap(), 0, "reads go on, seeing what is committed");
+    holder.commit().await.unwrap();
+    let second = waiter.await.unwrap();
+    assert_eq!(second.users().count().await.unwrap(), 2);
+    first.close().await;
+    second.close().await;
+    db.destroy().await;
+}
