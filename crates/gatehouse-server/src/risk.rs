@@ -167,7 +167,10 @@ pub async fn assess(
     let known_since = since(now, config.lookback);
     let network = network_of(ip);
     let here = zones_of(zones, ip);
-    let places = store.sign_in_contexts().places(user.id, browser, &network).await?;
+    let places = store
+        .sign_in_contexts()
+        .places(user.id, browser, &network)
+        .await?;
     let recent = |at: Option<Timestamp>| at.is_some_and(|at| at >= known_since);
     let new_device = browser.map(|_| !recent(places.device_seen_at));
     let known_network = recent(places.network_seen_at)

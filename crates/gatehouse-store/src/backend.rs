@@ -153,7 +153,8 @@ where
     T: for<'r> Decode<'r, Postgres> + Type<Postgres>,
 {
     use sqlx::Row as _;
-    row.try_get::<T, _>(column).map_err(|e| StoreError::corrupt(column, e))
+    row.try_get::<T, _>(column)
+        .map_err(|e| StoreError::corrupt(column, e))
 }
 
 /// One numbered migration of one dialect.

@@ -589,8 +589,7 @@ async fn continuous(
     client_ip: IpAddr,
 ) -> Result<(), Failure> {
     let client_id = client.registration.client_id.as_str();
-    let (verdict, risk) =
-        crate::flow::reevaluate(state, session, user, groups, client_id, client_ip).await?;
+    let (verdict, risk) = crate::flow::reevaluate(state, session, user, groups, client_id, client_ip).await?;
     let (outcome, rule) = match &verdict {
         crate::flow::Continuous::Holds => return Ok(()),
         crate::flow::Continuous::StepUp { rule } => (Outcome::Challenge, rule.clone()),

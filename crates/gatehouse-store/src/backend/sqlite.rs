@@ -222,7 +222,7 @@ impl Pool {
     /// Counts a commit; every [`CHECKPOINT_EVERY`]th wakes the checkpoint thread.
     fn committed(&self) {
         let n = self.0.commits.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % CHECKPOINT_EVERY == 0 {
+        if n.is_multiple_of(CHECKPOINT_EVERY) {
             self.wake_checkpointer();
         }
     }
@@ -287,7 +287,9 @@ impl Tx {
     }
 
     pub(crate) async fn rollback(mut self) -> Result<(), StoreError> {
-        self.run(crate::sql::query("ROLLBACK"), Op::Execute).await.map(drop)
+        self.run(crate::sql::query("ROLLBACK"), Op::Execute)
+            .await
+            .map(drop)
     }
 }
 
@@ -409,7 +411,9 @@ pub(crate) async fn fetch_all(pool: &Pool, query: Query<'_>) -> Result<Vec<Row>,
 }
 
 pub(crate) async fn fetch_optional(pool: &Pool, query: Query<'_>) -> Result<Option<Row>, StoreError> {
-    pool.run(query, Op::Optional).await.map(|d| d.rows().into_iter().next())
+    pool.run(query, Op::Optional)
+        .await
+        .map(|d| d.rows().into_iter().next())
 }
 
 pub(crate) async fn execute(pool: &Pool, query: Query<'_>) -> Result<u64, StoreError> {
@@ -421,7 +425,9 @@ pub(crate) async fn fetch_all_tx(tx: &mut Tx, query: Query<'_>) -> Result<Vec<Ro
 }
 
 pub(crate) async fn fetch_optional_tx(tx: &mut Tx, query: Query<'_>) -> Result<Option<Row>, StoreError> {
-    tx.run(query, Op::Optional).await.map(|d| d.rows().into_iter().next())
+    tx.run(query, Op::Optional)
+        .await
+        .map(|d| d.rows().into_iter().next())
 }
 
 pub(crate) async fn execute_tx(tx: &mut Tx, query: Query<'_>) -> Result<u64, StoreError> {
@@ -467,9 +473,9 @@ impl SqliteRow {
             Value::Text(text) => Some(text.clone()),
             Value::Integer(n) => Some(n.to_string()),
             Value::Real(x) => Some(x.to_string()),
-            Value::Blob(bytes) => Some(
-                String::from_utf8(bytes.clone()).map_err(|e| StoreError::corrupt(column, e))?,
-            ),
+            Value::Blob(bytes) => {
+                Some(String::from_utf8(bytes.clone()).map_err(|e| StoreError::corrupt(column, e))?)
+            }
         })
     }
 
@@ -493,4 +499,3 @@ impl SqliteRow {
         }
     }
 }
-

@@ -5,8 +5,8 @@
 use gatehouse_core::model::UserId;
 use jiff::Timestamp;
 
-use crate::StoreError;
 use super::Builder;
+use crate::StoreError;
 use crate::sql::{Exec, InTx, query};
 
 /// A kind of place a user signs in from.
@@ -116,7 +116,7 @@ impl<E: Exec> SignInContexts<E> {
                 _ => places.zones.push((row.text("value")?, at)),
             }
         }
-        places.zones.sort_by(|a, b| b.1.cmp(&a.1));
+        places.zones.sort_by_key(|z| std::cmp::Reverse(z.1));
         Ok(places)
     }
 

@@ -170,17 +170,26 @@ async fn a_sign_ins_places_are_recorded_and_read_in_one_statement_each(store: St
     tx.sign_in_contexts()
         .touch_all(
             alice.id,
-            &[(ContextKind::Network, "10.1.2.0/24"), (ContextKind::Zone, "paris")],
+            &[
+                (ContextKind::Network, "10.1.2.0/24"),
+                (ContextKind::Zone, "paris"),
+            ],
             at(200),
         )
         .await
         .unwrap();
-    tx.sign_in_contexts().touch_all(bob.id, &[], at(200)).await.unwrap();
+    tx.sign_in_contexts()
+        .touch_all(bob.id, &[], at(200))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut contexts = store.sign_in_contexts();
     assert_eq!(
-        contexts.places(alice.id, Some("d1"), "10.1.2.0/24").await.unwrap(),
+        contexts
+            .places(alice.id, Some("d1"), "10.1.2.0/24")
+            .await
+            .unwrap(),
         Places {
             device_seen_at: Some(at(100)),
             network_seen_at: Some(at(200)),

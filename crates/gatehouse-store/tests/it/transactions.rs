@@ -100,7 +100,11 @@ async fn a_writer_in_another_process_is_waited_for_not_refused() {
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(!waiter.is_finished(), "the second writer waits for the lock");
-    assert_eq!(first.users().count().await.unwrap(), 0, "reads go on, seeing what is committed");
+    assert_eq!(
+        first.users().count().await.unwrap(),
+        0,
+        "reads go on, seeing what is committed"
+    );
     holder.commit().await.unwrap();
     let second = waiter.await.unwrap();
     assert_eq!(second.users().count().await.unwrap(), 2);
