@@ -32,13 +32,20 @@ impl Appender {
             let mut batch = Vec::with_capacity(BATCH);
             while jobs.recv_many(&mut batch, BATCH).await > 0 {
                 // Statements run on the calling thread, so without this the writer would commit
-                // each event as soon as it arrives. Yielding once lets the requests that are
-                // ready to run queue theirs first.
-                tokio::task::yield_now().await;
-                while batch.len() < BATCH {
-                    match jobs.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
+                // each event as soon as it arrives. Yielding lets the requests that are ready to
+                // run queue theirs first; it stops as soon as a yield brings nothing new, so an
+                // event that comes alone waits for one turn of the scheduler only.
+                loop {
+                    tokio::task::yield_now().await;
+                    let before = batch.len();
+                    while batch.len() < BATCH {
+                        match jobs.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    if batch.len() == before || batch.len() >= BATCH {
+                        break;
                     }
                 }
                 let (events, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
