@@ -25,7 +25,7 @@ RUNS=${RUNS:-3}; DURATION=${DURATION:-30}; WARMUP=${WARMUP:-5}; CONCURRENCY=${CO
 PROVIDER_CPUS=${PROVIDER_CPUS:-1}; DRIVER_CPUS=${DRIVER_CPUS:-0}
 PORT=${PORT:-18080}
 out=$root/bench/results
-work=$out/work
+work=$out/scratch
 
 [ -x "$BIN" ] || { echo "bench: $BIN is not built (cargo build --release --bin gatehouse)" >&2; exit 1; }
 [ -f "$BENCH_DIR/driver/bench.mjs" ] || { echo "bench: no driver in $BENCH_DIR" >&2; exit 1; }
