@@ -163,7 +163,8 @@ pub async fn assess(
     let config = state.config().risk;
     let policies = state.policies().await?;
     let zones = &policies.document().network_zones;
-    let store = state.store();
+    // One snapshot for the three reads.
+    let mut store = state.store().read()?;
     let known_since = since(now, config.lookback);
     let network = network_of(ip);
     let here = zones_of(zones, ip);

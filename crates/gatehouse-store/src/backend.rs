@@ -24,6 +24,14 @@ pub(crate) enum TxInner {
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
+/// An open read snapshot: a read transaction on SQLite; on PostgreSQL, whose statements each
+/// take their own snapshot anyway and a transaction would cost two more round trips, the pool.
+#[derive(Debug)]
+pub(crate) enum ReadInner {
+    Sqlite(sqlite::Read),
+    Postgres(sqlx::PgPool),
+}
+
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -76,6 +84,13 @@ impl Pools {
         })
     }
 
+    pub(crate) fn read(&self) -> Result<ReadInner, StoreError> {
+        Ok(match self {
+            Self::Sqlite(pool) => ReadInner::Sqlite(pool.read()?),
+            Self::Postgres(pool) => ReadInner::Postgres(pool.clone()),
+        })
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Self::Sqlite(pool) => pool.close(),
@@ -123,6 +138,23 @@ pub(crate) async fn execute_pooled(pools: &Pools, query: Query<'_>) -> Result<u6
     match pools {
         Pools::Sqlite(pool) => sqlite::execute(pool, query).await,
         Pools::Postgres(pool) => postgres::execute(pool, query).await,
+    }
+}
+
+pub(crate) async fn fetch_all_read(read: &mut ReadInner, query: Query<'_>) -> Result<Vec<Row>, StoreError> {
+    match read {
+        ReadInner::Sqlite(read) => sqlite::fetch_all_read(read, query).await,
+        ReadInner::Postgres(pool) => postgres::fetch_all(&*pool, query).await,
+    }
+}
+
+pub(crate) async fn fetch_optional_read(
+    read: &mut ReadInner,
+    query: Query<'_>,
+) -> Result<Option<Row>, StoreError> {
+    match read {
+        ReadInner::Sqlite(read) => sqlite::fetch_optional_read(read, query).await,
+        ReadInner::Postgres(pool) => postgres::fetch_optional(&*pool, query).await,
     }
 }
 

@@ -52,6 +52,11 @@ pub enum StoreError {
     /// The store was closed (shutting down).
     #[error("the database is closed")]
     Closed,
+
+    /// A write was attempted through a read snapshot ([`crate::Read`]); writes go through a
+    /// [`crate::Tx`].
+    #[error("a read snapshot does not write")]
+    ReadOnly,
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -36,4 +36,4 @@ pub use repo::{
     AdminToken, AdminTokenBinding, BackchannelLogout, CodeRow, ContextKind, LogFilter, Places, RefreshRow,
     SigningKeyRow, StoredChallenge, UserFilter, UserRiskRow,
 };
-pub use store::{Store, Tx, new_id};
+pub use store::{Read, Store, Tx, new_id};

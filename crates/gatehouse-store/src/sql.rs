@@ -14,7 +14,7 @@ use gatehouse_core::model as m;
 use jiff::Timestamp;
 
 use crate::StoreError;
-use crate::backend::{self, Pools, TxInner};
+use crate::backend::{self, Pools, ReadInner, TxInner};
 
 /// SQL text: static for fixed statements, owned for statements assembled from filters (whose
 /// values are still bound as parameters, never spliced in).
@@ -254,9 +254,10 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for super::Pooled<'_> {}
     impl Sealed for super::InTx<'_> {}
+    impl Sealed for super::InRead<'_> {}
 }
 
-/// Runs queries: [`Pooled`] or [`InTx`]. Sealed; repositories are generic over it so one body of
+/// Runs queries: [`Pooled`], [`InTx`] or [`InRead`]. Sealed; repositories are generic over it so one body of
 /// code serves reads outside and inside transactions.
 pub trait Exec: Send + sealed::Sealed {
     fn fetch_all<'s>(
@@ -283,6 +284,11 @@ pub struct Pooled<'s>(pub(crate) &'s Pools);
 /// Statements run inside a transaction (every write).
 #[derive(Debug)]
 pub struct InTx<'t>(pub(crate) &'t mut TxInner);
+
+/// Statements run inside a read snapshot. Reads only: repositories offer their writes on
+/// [`InTx`] alone, and a statement that would write fails with [`StoreError::ReadOnly`].
+#[derive(Debug)]
+pub struct InRead<'r>(pub(crate) &'r mut ReadInner);
 
 impl Exec for Pooled<'_> {
     fn fetch_all<'s>(
@@ -327,5 +333,28 @@ impl Exec for InTx<'_> {
         query: Query<'s>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send + 's {
         backend::execute_tx(self.0, query)
+    }
+}
+
+impl Exec for InRead<'_> {
+    fn fetch_all<'s>(
+        &'s mut self,
+        query: Query<'s>,
+    ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send + 's {
+        backend::fetch_all_read(self.0, query)
+    }
+
+    fn fetch_optional<'s>(
+        &'s mut self,
+        query: Query<'s>,
+    ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send + 's {
+        backend::fetch_optional_read(self.0, query)
+    }
+
+    fn execute<'s>(
+        &'s mut self,
+        _query: Query<'s>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send + 's {
+        std::future::ready(Err(StoreError::ReadOnly))
     }
 }

@@ -13,13 +13,13 @@ use gatehouse_core::model::Id;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::StoreError;
-use crate::backend::{self, Dialect, Pools, TxInner};
+use crate::backend::{self, Dialect, Pools, ReadInner, TxInner};
 use crate::repo::{
     AccessRules, AdminTokens, Apps, BackchannelLogouts, DeviceChallenges, DeviceProofJtis, Devices,
     Enrollments, Flows, Groups, Log, OAuth, Policies, Sessions, Settings, SignInContexts, SignInFailures,
     UserRisks, Users, Zones,
 };
-use crate::sql::{InTx, Pooled};
+use crate::sql::{InRead, InTx, Pooled};
 
 /// A fresh id: a UUIDv7 (time-ordered, 74 random bits).
 pub fn new_id<T: Id>() -> T {
@@ -48,6 +48,15 @@ pub struct Tx {
     log_at_commit: Vec<gatehouse_core::model::LogEvent>,
     /// This transaction's turn to write (SQLite); released when it ends.
     _turn: Option<OwnedSemaphorePermit>,
+}
+
+/// A read snapshot: reads that see one state of the database, for the price of one (on SQLite
+/// each statement on its own begins and ends a read transaction; a snapshot begins one). Take
+/// one for a handful of reads in a row — `let mut read = store.read()?; read.users().get(id)…` —
+/// and drop it before writing: it does not see later commits, not even the caller's own.
+#[derive(Debug)]
+pub struct Read {
+    inner: ReadInner,
 }
 
 impl Store {
@@ -84,6 +93,13 @@ impl Store {
             inner: self.pools.begin().await?,
             log_at_commit: Vec::new(),
             _turn: turn,
+        })
+    }
+
+    /// Opens a read snapshot (see [`Read`]).
+    pub fn read(&self) -> Result<Read, StoreError> {
+        Ok(Read {
+            inner: self.pools.read()?,
         })
     }
 
@@ -138,14 +154,21 @@ impl Tx {
     }
 }
 
-/// Declares each repository once: `store.NAME()` reads from the pool, `tx.NAME()` reads and
-/// writes inside the transaction. To add a repository, add a line here and its module in `repo`.
+/// Declares each repository once: `store.NAME()` reads from the pool, `read.NAME()` inside a
+/// read snapshot, `tx.NAME()` reads and writes inside the transaction. To add a repository, add a line here and its module in `repo`.
 macro_rules! repositories {
     ($($(#[$doc:meta])* $name:ident: $repo:ident),+ $(,)?) => {
         impl Store {$(
             $(#[$doc])*
             pub fn $name(&self) -> $repo<Pooled<'_>> {
                 $repo::new(Pooled(&self.pools))
+            }
+        )+}
+
+        impl Read {$(
+            $(#[$doc])*
+            pub fn $name(&mut self) -> $repo<InRead<'_>> {
+                $repo::new(InRead(&mut self.inner))
             }
         )+}
 

@@ -57,11 +57,12 @@ impl Subject {
         read: Option<User>,
         groups: Option<Vec<String>>,
     ) -> Result<Self, ServerError> {
-        let store = state.store();
         let mut subject = Self::default();
         let Some(user_id) = data.identity.as_ref().and_then(|i| i.user_id) else {
             return Ok(subject);
         };
+        // One snapshot for the four to six reads.
+        let mut store = state.store().read()?;
         let user = match read {
             Some(user) if user.id == user_id => user,
             _ => match store.users().get(user_id).await? {

@@ -19,7 +19,7 @@ use gatehouse_oidc::{
     AccessDecision, AccessGrant, AccessRequest, AccessUser, ErrorCode, Grant, GrantType, Params,
     ProtocolError, ScopeSet, TokenError, TokenResponse, parse_token_request, scope,
 };
-use gatehouse_store::RefreshRow;
+use gatehouse_store::{Read, RefreshRow};
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
@@ -250,8 +250,7 @@ fn at(now: Timestamp, d: Duration) -> Timestamp {
 }
 
 /// The user a code or refresh token acts for, still active, and their groups.
-async fn active_user(state: &AppState, id: UserId) -> Result<(User, Vec<String>), Failure> {
-    let store = state.store();
+async fn active_user(store: &mut Read, id: UserId) -> Result<(User, Vec<String>), Failure> {
     let user = store
         .users()
         .get(id)
@@ -398,7 +397,8 @@ async fn authorization_code(
 ) -> Result<(TokenResponse, Option<UserId>), Failure> {
     let now = state.now();
     let digest = digest::sha256_hex(code.as_bytes());
-    let row = state.store().oauth().code(&digest).await?;
+    let mut read = state.store().read()?;
+    let row = read.oauth().code(&digest).await?;
     let grant: Option<GrantData> = row
         .as_ref()
         .map(|r| serde_json::from_value(r.grant.clone()))
@@ -421,6 +421,7 @@ async fn authorization_code(
         CodeDecision::Issue => {}
         CodeDecision::Reject(e) => return Err(e.into()),
         CodeDecision::Replayed(e) => {
+            drop(read);
             // A replayed code: the tokens it earned are revoked too (RFC 6749 section 4.1.2).
             if let Some(family) = row.as_ref().and_then(|r| r.family_id.as_deref()) {
                 let mut tx = state.store().begin().await?;
@@ -433,7 +434,8 @@ async fn authorization_code(
     let (Some(row), Some(grant)) = (row, grant) else {
         return Err(invalid_grant("the authorization code is invalid or expired"));
     };
-    let (user, groups) = active_user(state, row.user_id).await?;
+    let (user, groups) = active_user(&mut read, row.user_id).await?;
+    drop(read);
     let access = evaluate(
         clients,
         client,
@@ -488,7 +490,8 @@ async fn refresh(
 ) -> Result<(TokenResponse, Option<UserId>), Failure> {
     let now = state.now();
     let digest = digest::sha256_hex(token.as_bytes());
-    let row = state.store().oauth().refresh_token(&digest).await?;
+    let mut read = state.store().read()?;
+    let row = read.oauth().refresh_token(&digest).await?;
     let record = row
         .as_ref()
         .map(|r| -> Result<RefreshRecord, ServerError> {
@@ -509,6 +512,7 @@ async fn refresh(
         RefreshDecision::Rotate { scope } => scope,
         RefreshDecision::Reject(e) => return Err(e.into()),
         RefreshDecision::RevokeFamily { family_id, error } => {
+            drop(read);
             let mut tx = state.store().begin().await?;
             tx.oauth().revoke_family(&family_id).await?;
             tx.commit().await?;
@@ -520,15 +524,14 @@ async fn refresh(
     };
     // The sign-in the token rests on must still hold: an active user, a live session, and the
     // app's policy against the context of this request (continuous evaluation, docs/risk.md).
-    let (user, groups) = active_user(state, row.user_id).await?;
-    if let Some(session_id) = row.session_id {
-        let Some(session) = state
-            .store()
-            .sessions()
-            .get(session_id)
-            .await?
-            .filter(|s| s.is_live(now))
-        else {
+    let (user, groups) = active_user(&mut read, row.user_id).await?;
+    let session = match row.session_id {
+        Some(session_id) => read.sessions().get(session_id).await?,
+        None => None,
+    };
+    drop(read);
+    if row.session_id.is_some() {
+        let Some(session) = session.filter(|s| s.is_live(now)) else {
             return Err(invalid_grant(
                 "the session this refresh token belongs to has ended",
             ));

@@ -239,6 +239,17 @@ impl Pool {
         began.map(|_| tx)
     }
 
+    /// Opens a read snapshot: `BEGIN` (deferred) takes no lock; the first read starts the read
+    /// transaction every later read of the snapshot shares.
+    pub(crate) fn read(&self) -> Result<Read, StoreError> {
+        let conn = self.take()?;
+        run(&conn, &crate::sql::query("BEGIN"), Op::Execute)?;
+        Ok(Read {
+            pool: self.clone(),
+            conn: Some(conn),
+        })
+    }
+
     async fn run(&self, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
         let conn = self.take()?;
         let (conn, done) = run_or_wait(conn, query, op).await;
@@ -297,6 +308,36 @@ impl Drop for Tx {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            self.pool.give_back(conn);
+        }
+    }
+}
+
+/// A read snapshot on its own connection: one read transaction for all its reads (each
+/// statement on its own would begin and end one, with their shared-memory locks). Dropping it
+/// ends the transaction.
+#[derive(Debug)]
+pub(crate) struct Read {
+    pool: Pool,
+    /// `None` only if a statement's blocking retry was lost (its thread panicked).
+    conn: Option<Connection>,
+}
+
+impl Read {
+    async fn run(&mut self, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
+        let conn = self.conn.take().ok_or(StoreError::Closed)?;
+        let (conn, done) = run_or_wait(conn, query, op).await;
+        self.conn = conn;
+        done
+    }
+}
+
+impl Drop for Read {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if !conn.is_autocommit() && run(&conn, &crate::sql::query("COMMIT"), Op::Execute).is_err() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
             self.pool.give_back(conn);
@@ -418,6 +459,19 @@ pub(crate) async fn fetch_optional(pool: &Pool, query: Query<'_>) -> Result<Opti
 
 pub(crate) async fn execute(pool: &Pool, query: Query<'_>) -> Result<u64, StoreError> {
     pool.run(query, Op::Execute).await.map(Done::count)
+}
+
+pub(crate) async fn fetch_all_read(read: &mut Read, query: Query<'_>) -> Result<Vec<Row>, StoreError> {
+    read.run(query, Op::All).await.map(Done::rows)
+}
+
+pub(crate) async fn fetch_optional_read(
+    read: &mut Read,
+    query: Query<'_>,
+) -> Result<Option<Row>, StoreError> {
+    read.run(query, Op::Optional)
+        .await
+        .map(|d| d.rows().into_iter().next())
 }
 
 pub(crate) async fn fetch_all_tx(tx: &mut Tx, query: Query<'_>) -> Result<Vec<Row>, StoreError> {

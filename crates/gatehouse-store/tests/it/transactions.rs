@@ -1,4 +1,5 @@
-//! Transactions: all or nothing, and concurrent writers on SQLite wait instead of failing.
+//! Transactions: all or nothing, and concurrent writers on SQLite wait instead of failing; read
+//! snapshots only read and never hold a writer up.
 
 use gatehouse_core::model::*;
 use gatehouse_store::Store;
@@ -10,6 +11,7 @@ on_both_backends!(
     a_dropped_transaction_leaves_nothing_behind,
     concurrent_writers_all_succeed,
     a_failed_statement_does_not_commit_its_companions,
+    a_read_snapshot_reads_one_state_and_never_holds_a_writer_up,
 );
 
 async fn a_dropped_transaction_leaves_nothing_behind(store: Store) {
@@ -77,6 +79,45 @@ async fn a_failed_statement_does_not_commit_its_companions(store: Store) {
     drop(tx);
     assert_eq!(store.log().count().await.unwrap(), 0);
     assert_eq!(store.users().count().await.unwrap(), 1);
+}
+
+async fn a_read_snapshot_reads_one_state_and_never_holds_a_writer_up(store: Store) {
+    use gatehouse_store::Dialect;
+
+    let alice = user("alice");
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&alice).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut read = store.read().unwrap();
+    assert_eq!(read.users().get(alice.id).await.unwrap(), Some(alice.clone()));
+    // (Writes are not offered: `read.users().insert(…)` does not compile.)
+    let bob = user("bob");
+    // A writer commits while the snapshot is open.
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&bob).await.unwrap();
+    tx.commit().await.unwrap();
+    let seen = read.users().get(bob.id).await.unwrap();
+    match store.dialect() {
+        // One read transaction: the snapshot still sees the state of its first read.
+        Dialect::Sqlite => assert_eq!(seen, None),
+        // Each statement its own snapshot.
+        Dialect::Postgres => assert_eq!(seen, Some(bob.clone())),
+    }
+    drop(read);
+
+    // Ended snapshots leave no transaction behind on the connections they return.
+    for _ in 0..8 {
+        let mut read = store.read().unwrap();
+        assert_eq!(read.users().count().await.unwrap(), 2);
+    }
+    let carol = user("carol");
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&carol).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut read = store.read().unwrap();
+    assert_eq!(read.users().get(carol.id).await.unwrap(), Some(carol));
+    assert_eq!(store.users().count().await.unwrap(), 3);
 }
 
 /// Another process (a second store on the same SQLite file: `gatehouse keys rotate` beside a
