@@ -56,6 +56,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0007_scale_indexes.sql",
         sql: include_str!("../../migrations/postgres/0007_scale_indexes.sql"),
     },
+    MigrationFile {
+        version: 8,
+        description: "lighter system log",
+        file: "0008_lighter_system_log.sql",
+        sql: include_str!("../../migrations/postgres/0008_lighter_system_log.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {

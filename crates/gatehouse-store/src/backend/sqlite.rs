@@ -77,6 +77,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0007_scale_indexes.sql",
         sql: include_str!("../../migrations/sqlite/0007_scale_indexes.sql"),
     },
+    MigrationFile {
+        version: 8,
+        description: "lighter system log",
+        file: "0008_lighter_system_log.sql",
+        sql: include_str!("../../migrations/sqlite/0008_lighter_system_log.sql"),
+    },
 ];
 
 /// How long a statement that found the database locked by another process waits for it.

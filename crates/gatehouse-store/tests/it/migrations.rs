@@ -118,3 +118,69 @@ async fn a_sqlite_database_is_created_where_the_url_points() {
         .unwrap_err();
     assert!(!err.to_string().is_empty());
 }
+
+/// 0008 rebuilds SQLite's `system_log` (no AUTOINCREMENT, two unused indexes gone): every event
+/// stays, in order, positions included; the log stays append-only; new events follow the last.
+#[test]
+fn the_lighter_system_log_keeps_every_event_where_it_was() {
+    let sqlite = migration_lists()
+        .into_iter()
+        .find(|(d, _)| *d == Dialect::Sqlite)
+        .map(|(_, files)| files)
+        .unwrap();
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    for m in sqlite.iter().filter(|m| m.version < 8) {
+        db.execute_batch(m.sql).unwrap();
+    }
+    let insert = "INSERT INTO system_log (seq, id, at, event_type, actor_type, outcome, target_user_id, details) \
+                  VALUES (?1, ?2, ?3, ?4, 'system', 'success', ?5, '{}')";
+    let before = [
+        (1_i64, "e-1", 1000_i64, "user.session.start", Some("u-1")),
+        (2, "e-2", 1001, "user.authentication.verify", None),
+        (7, "e-7", 1005, "policy.evaluate", Some("u-1")),
+    ];
+    for (seq, id, at, kind, user) in before {
+        db.execute(insert, rusqlite::params![seq, id, at, kind, user]).unwrap();
+    }
+    let lighter = sqlite.iter().find(|m| m.version == 8).unwrap();
+    db.execute_batch(lighter.sql).unwrap();
+
+    let read = |db: &rusqlite::Connection| -> Vec<(i64, String, i64, String, Option<String>)> {
+        let mut q = db
+            .prepare("SELECT seq, id, at, event_type, target_user_id FROM system_log ORDER BY seq")
+            .unwrap();
+        q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let expected: Vec<_> = before
+        .iter()
+        .map(|(seq, id, at, kind, user)| (*seq, id.to_string(), *at, kind.to_string(), user.map(str::to_owned)))
+        .collect();
+    assert_eq!(read(&db), expected);
+    for refused in ["DELETE FROM system_log", "UPDATE system_log SET outcome = 'failure'"] {
+        let e = db.execute(refused, []).unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{refused}: {e}");
+    }
+    db.execute(
+        "INSERT INTO system_log (id, at, event_type, actor_type, outcome, details) \
+         VALUES ('e-next', 1006, 'user.session.end', 'system', 'success', '{}')",
+        [],
+    )
+    .unwrap();
+    let next: i64 = db
+        .query_row("SELECT seq FROM system_log WHERE id = 'e-next'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(next, 8, "the next event follows the last one");
+    let mut q = db
+        .prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'system_log' AND type = 'index' ORDER BY name")
+        .unwrap();
+    let indexes: Vec<String> = q
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(indexes.len(), 2, "the id's unique index and system_log_user: {indexes:?}");
+    assert!(indexes.iter().any(|i| i == "system_log_user"));
+}
