@@ -360,7 +360,7 @@ async fn load(
     if flow.is_expired(state.now()) {
         return Ok(Err(answer(StatusCode::GONE, view::expired(id), None)));
     }
-    let data: FlowData = serde_json::from_value(flow.state.clone()).map_err(|e| {
+    let data: FlowData = serde_json::from_str(&flow.state).map_err(|e| {
         ApiError::from(ServerError::Corrupt {
             what: format!("flow {id}"),
             reason: e.to_string(),

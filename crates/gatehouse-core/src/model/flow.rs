@@ -10,7 +10,10 @@ use super::id::FlowId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
     pub id: FlowId,
-    pub state: serde_json::Value,
+    /// The flow state machine's state, as JSON text: the store keeps it as it is, and the
+    /// state machine reads and writes its own type straight from and to it (no JSON tree in
+    /// between, on every step).
+    pub state: String,
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -67,13 +67,15 @@ pub async fn commit(
     if let Some(satisfied_by) = work.allow.take() {
         cookie = finish(state, &mut tx, data, work, policies, &satisfied_by, now).await?;
     }
-    let mut updated = flow.clone();
-    updated.state = serde_json::to_value(&*data).map_err(|e| ServerError::Corrupt {
-        what: "flow state".to_owned(),
-        reason: e.to_string(),
-    })?;
-    updated.updated_at = now;
-    updated.expires_at = expiry(state, now);
+    let updated = Flow {
+        state: serde_json::to_string(&*data).map_err(|e| ServerError::Corrupt {
+            what: "flow state".to_owned(),
+            reason: e.to_string(),
+        })?,
+        updated_at: now,
+        expires_at: expiry(state, now),
+        ..*flow
+    };
     tx.flows().update(&updated).await?;
     tx.commit().await?;
     Ok(cookie)
@@ -316,7 +318,7 @@ pub async fn insert(
     }
     let flow = Flow {
         id,
-        state: serde_json::to_value(data).map_err(|e| ServerError::Corrupt {
+        state: serde_json::to_string(data).map_err(|e| ServerError::Corrupt {
             what: "flow state".to_owned(),
             reason: e.to_string(),
         })?,

@@ -35,7 +35,7 @@ async fn flow_data(
         return Ok(None);
     };
     let expired = flow.is_expired(state.now());
-    let data: FlowData = serde_json::from_value(flow.state).map_err(|e| ServerError::Corrupt {
+    let data: FlowData = serde_json::from_str(&flow.state).map_err(|e| ServerError::Corrupt {
         what: format!("flow {flow_id}"),
         reason: e.to_string(),
     })?;

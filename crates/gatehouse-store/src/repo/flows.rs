@@ -17,7 +17,7 @@ pub struct Flows<E> {
 fn flow_from_row(row: &Row) -> Result<Flow, StoreError> {
     Ok(Flow {
         id: row.parse("id", FlowId::parse)?,
-        state: row.json("state")?,
+        state: row.text("state")?,
         version: row.int("version")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
@@ -51,7 +51,7 @@ impl Flows<InTx<'_>> {
             "INSERT INTO flows (id, state, version, created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(flow.id)
-        .bind(flow.state.to_string())
+        .bind(flow.state.as_str())
         .bind(flow.version)
         .bind(flow.created_at)
         .bind(flow.updated_at)
@@ -70,7 +70,7 @@ impl Flows<InTx<'_>> {
         )
         .bind(flow.id)
         .bind(flow.version)
-        .bind(flow.state.to_string())
+        .bind(flow.state.as_str())
         .bind(flow.updated_at)
         .bind(flow.expires_at);
         if self.ex.execute(q).await? != 1 {

@@ -140,7 +140,8 @@ fn the_lighter_system_log_keeps_every_event_where_it_was() {
         (7, "e-7", 1005, "policy.evaluate", Some("u-1")),
     ];
     for (seq, id, at, kind, user) in before {
-        db.execute(insert, rusqlite::params![seq, id, at, kind, user]).unwrap();
+        db.execute(insert, rusqlite::params![seq, id, at, kind, user])
+            .unwrap();
     }
     let lighter = sqlite.iter().find(|m| m.version == 8).unwrap();
     db.execute_batch(lighter.sql).unwrap();
@@ -149,17 +150,30 @@ fn the_lighter_system_log_keeps_every_event_where_it_was() {
         let mut q = db
             .prepare("SELECT seq, id, at, event_type, target_user_id FROM system_log ORDER BY seq")
             .unwrap();
-        q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        q.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
     };
     let expected: Vec<_> = before
         .iter()
-        .map(|(seq, id, at, kind, user)| (*seq, id.to_string(), *at, kind.to_string(), user.map(str::to_owned)))
+        .map(|(seq, id, at, kind, user)| {
+            (
+                *seq,
+                id.to_string(),
+                *at,
+                kind.to_string(),
+                user.map(str::to_owned),
+            )
+        })
         .collect();
     assert_eq!(read(&db), expected);
-    for refused in ["DELETE FROM system_log", "UPDATE system_log SET outcome = 'failure'"] {
+    for refused in [
+        "DELETE FROM system_log",
+        "UPDATE system_log SET outcome = 'failure'",
+    ] {
         let e = db.execute(refused, []).unwrap_err();
         assert!(e.to_string().contains("append-only"), "{refused}: {e}");
     }
@@ -174,13 +188,19 @@ fn the_lighter_system_log_keeps_every_event_where_it_was() {
         .unwrap();
     assert_eq!(next, 8, "the next event follows the last one");
     let mut q = db
-        .prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'system_log' AND type = 'index' ORDER BY name")
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE tbl_name = 'system_log' AND type = 'index' ORDER BY name",
+        )
         .unwrap();
     let indexes: Vec<String> = q
         .query_map([], |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(indexes.len(), 2, "the id's unique index and system_log_user: {indexes:?}");
+    assert_eq!(
+        indexes.len(),
+        2,
+        "the id's unique index and system_log_user: {indexes:?}"
+    );
     assert!(indexes.iter().any(|i| i == "system_log_user"));
 }

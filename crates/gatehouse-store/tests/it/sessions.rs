@@ -141,7 +141,7 @@ async fn ending_sessions_by_user_and_by_device(store: Store) {
 async fn flows_refuse_a_stale_update(store: Store) {
     let flow = Flow {
         id: new_id(),
-        state: serde_json::json!({"step": "identify", "note": "nul \u{0} escaped"}),
+        state: serde_json::json!({"step": "identify", "note": "nul \u{0} escaped"}).to_string(),
         version: 1,
         created_at: at(0),
         updated_at: at(0),
@@ -155,11 +155,11 @@ async fn flows_refuse_a_stale_update(store: Store) {
 
     // Two requests read version 1; the first to write wins, the second is stale.
     let mut first = read.clone();
-    first.state = serde_json::json!({"step": "challenge"});
+    first.state = serde_json::json!({"step": "challenge"}).to_string();
     first.updated_at = at(10);
     first.expires_at = at(610);
     let mut second = read.clone();
-    second.state = serde_json::json!({"step": "cancelled"});
+    second.state = serde_json::json!({"step": "cancelled"}).to_string();
     let mut tx = store.begin().await.unwrap();
     let written = tx.flows().update(&first).await.unwrap();
     assert_eq!(written.version, 2);
@@ -167,7 +167,10 @@ async fn flows_refuse_a_stale_update(store: Store) {
     assert!(matches!(err, StoreError::Stale { what: "flow" }), "{err}");
     tx.commit().await.unwrap();
     let stored = store.flows().get(flow.id).await.unwrap().unwrap();
-    assert_eq!(stored.state["step"], "challenge");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stored.state).unwrap()["step"],
+        "challenge"
+    );
     assert_eq!(stored.version, 2);
     assert!(!stored.is_expired(at(609)));
     assert!(stored.is_expired(at(610)));
