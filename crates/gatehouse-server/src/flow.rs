@@ -574,11 +574,13 @@ pub enum Continuous {
 
 /// Re-evaluates `client_id`'s policy for a live session against the current context — the
 /// address of this request, the session's device as it is now, the risk now — as a token
-/// refresh does (docs/risk.md). The session's verifications count as those of one sign-in: a
-/// rule's reauthentication window still bounds their age.
+/// refresh does (docs/risk.md). The session's verifications (`records`, as the caller read them
+/// with the session) count as those of one sign-in: a rule's reauthentication window still
+/// bounds their age.
 pub async fn reevaluate(
     state: &AppState,
     session: &gatehouse_core::model::Session,
+    records: &[gatehouse_core::model::VerificationRecord],
     user: &gatehouse_core::model::User,
     groups: &[String],
     client_id: &str,
@@ -586,7 +588,6 @@ pub async fn reevaluate(
 ) -> Result<(Continuous, Option<data::FlowRisk>), ServerError> {
     let now = state.now();
     let policies = state.policies().await?;
-    let records = state.store().sessions().records(session.id).await?;
     let purpose = Purpose::Dashboard {
         return_to: String::new(),
     };

@@ -526,17 +526,23 @@ async fn refresh(
     // app's policy against the context of this request (continuous evaluation, docs/risk.md).
     let (user, groups) = active_user(&mut read, row.user_id).await?;
     let session = match row.session_id {
-        Some(session_id) => read.sessions().get(session_id).await?,
+        Some(session_id) => match read.sessions().get(session_id).await?.filter(|s| s.is_live(now)) {
+            Some(session) => {
+                let records = read.sessions().records(session_id).await?;
+                Some((session, records))
+            }
+            None => None,
+        },
         None => None,
     };
     drop(read);
     if row.session_id.is_some() {
-        let Some(session) = session.filter(|s| s.is_live(now)) else {
+        let Some((session, records)) = session else {
             return Err(invalid_grant(
                 "the session this refresh token belongs to has ended",
             ));
         };
-        continuous(state, client, &session, &user, &groups, client_ip).await?;
+        continuous(state, client, &session, &records, &user, &groups, client_ip).await?;
     }
     let access = evaluate(
         clients,
@@ -587,12 +593,14 @@ async fn continuous(
     state: &AppState,
     client: &Client,
     session: &gatehouse_core::model::Session,
+    records: &[gatehouse_core::model::VerificationRecord],
     user: &User,
     groups: &[String],
     client_ip: IpAddr,
 ) -> Result<(), Failure> {
     let client_id = client.registration.client_id.as_str();
-    let (verdict, risk) = crate::flow::reevaluate(state, session, user, groups, client_id, client_ip).await?;
+    let (verdict, risk) =
+        crate::flow::reevaluate(state, session, records, user, groups, client_id, client_ip).await?;
     let (outcome, rule) = match &verdict {
         crate::flow::Continuous::Holds => return Ok(()),
         crate::flow::Continuous::StepUp { rule } => (Outcome::Challenge, rule.clone()),
