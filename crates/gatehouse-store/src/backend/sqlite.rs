@@ -291,10 +291,7 @@ pub(crate) struct Tx {
 
 impl Tx {
     async fn run(&mut self, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
-        let conn = self.conn.take().ok_or(StoreError::Closed)?;
-        let (conn, done) = run_or_wait(conn, query, op).await;
-        self.conn = conn;
-        done
+        run_held(&mut self.conn, query, op).await
     }
 
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
@@ -333,10 +330,7 @@ pub(crate) struct Read {
 
 impl Read {
     async fn run(&mut self, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
-        let conn = self.conn.take().ok_or(StoreError::Closed)?;
-        let (conn, done) = run_or_wait(conn, query, op).await;
-        self.conn = conn;
-        done
+        run_held(&mut self.conn, query, op).await
     }
 }
 
@@ -349,6 +343,15 @@ impl Drop for Read {
             self.pool.give_back(conn);
         }
     }
+}
+
+/// Runs `query` on a connection a [`Tx`] or [`Read`] holds, keeping it (`None` afterwards only if
+/// the statement's blocking retry was lost).
+async fn run_held(held: &mut Option<Connection>, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
+    let conn = held.take().ok_or(StoreError::Closed)?;
+    let (conn, done) = run_or_wait(conn, query, op).await;
+    *held = conn;
+    done
 }
 
 /// What to do with a statement's result rows.
