@@ -19,6 +19,7 @@
 //! commits in between are copied once. Requests still checkpoint themselves if the WAL reaches
 //! [`INLINE_CHECKPOINT_PAGES`] (the thread cannot keep up).
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -109,7 +110,7 @@ pub(crate) struct Pool(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     path: String,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Conn>>,
     closed: AtomicBool,
     /// Commits so far (the checkpoint thread compares it with what it last saw).
     commits: AtomicU64,
@@ -158,21 +159,21 @@ pub(crate) async fn connect(url: &str) -> Result<Pool, StoreError> {
 
 impl Pool {
     /// An idle connection, or a new one.
-    fn take(&self) -> Result<Connection, StoreError> {
+    fn take(&self) -> Result<Conn, StoreError> {
         if self.0.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
         let idle = self.0.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
         match idle {
             Some(conn) => Ok(conn),
-            None => open(&self.0.path).map_err(StoreError::from),
+            None => Ok(Conn::new(open(&self.0.path)?)),
         }
     }
 
     /// Returns a connection for reuse (closing it when enough wait already, or when it is
     /// still inside a transaction because a rollback failed).
-    fn give_back(&self, conn: Connection) {
-        if !conn.is_autocommit() || self.0.closed.load(Ordering::Acquire) {
+    fn give_back(&self, conn: Conn) {
+        if !conn.db.is_autocommit() || self.0.closed.load(Ordering::Acquire) {
             return;
         }
         let mut idle = self.0.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -248,8 +249,8 @@ impl Pool {
     /// Opens a read snapshot: `BEGIN` (deferred) takes no lock; the first read starts the read
     /// transaction every later read of the snapshot shares.
     pub(crate) fn read(&self) -> Result<Read, StoreError> {
-        let conn = self.take()?;
-        run(&conn, &crate::sql::query("BEGIN"), Op::Execute)?;
+        let mut conn = self.take()?;
+        run(&mut conn, &crate::sql::query("BEGIN"), Op::Execute)?;
         Ok(Read {
             pool: self.clone(),
             conn: Some(conn),
@@ -263,6 +264,51 @@ impl Pool {
             self.give_back(conn);
         }
         done
+    }
+}
+
+/// A connection, with what [`run`] learnt about each statement it prepared there (the same for
+/// every run of the statement, and costly to ask SQLite again: the placeholder names are looked
+/// up one by one, and the column names copied).
+#[derive(Debug)]
+struct Conn {
+    db: Connection,
+    shapes: HashMap<Box<str>, Shape>,
+}
+
+impl Conn {
+    fn new(db: Connection) -> Self {
+        Self {
+            db,
+            shapes: HashMap::new(),
+        }
+    }
+}
+
+/// A prepared statement's placeholders and result columns.
+#[derive(Debug)]
+struct Shape {
+    /// For each placeholder, in SQLite's numbering, the index of its parameter in the query.
+    /// Placeholders are `$N`; SQLite numbers distinct names in order of first appearance. A name
+    /// that is not `$N` maps past every parameter, so binding it fails.
+    params: Box<[usize]>,
+    columns: Arc<[Box<str>]>,
+}
+
+impl Shape {
+    fn of(statement: &rusqlite::Statement<'_>) -> Self {
+        let params = (1..=statement.parameter_count())
+            .map(|index| {
+                statement
+                    .parameter_name(index)
+                    .and_then(|name| name.strip_prefix('$'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .and_then(|n| n.checked_sub(1))
+                    .unwrap_or(usize::MAX)
+            })
+            .collect();
+        let columns = statement.column_names().into_iter().map(Box::from).collect();
+        Self { params, columns }
     }
 }
 
@@ -286,7 +332,7 @@ fn open(path: &str) -> rusqlite::Result<Connection> {
 pub(crate) struct Tx {
     pool: Pool,
     /// `None` only if a statement's blocking retry was lost (its thread panicked).
-    conn: Option<Connection>,
+    conn: Option<Conn>,
 }
 
 impl Tx {
@@ -310,8 +356,8 @@ impl Tx {
 impl Drop for Tx {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+            if !conn.db.is_autocommit() {
+                let _ = conn.db.execute_batch("ROLLBACK");
             }
             self.pool.give_back(conn);
         }
@@ -325,7 +371,7 @@ impl Drop for Tx {
 pub(crate) struct Read {
     pool: Pool,
     /// `None` only if a statement's blocking retry was lost (its thread panicked).
-    conn: Option<Connection>,
+    conn: Option<Conn>,
 }
 
 impl Read {
@@ -336,9 +382,10 @@ impl Read {
 
 impl Drop for Read {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            if !conn.is_autocommit() && run(&conn, &crate::sql::query("COMMIT"), Op::Execute).is_err() {
-                let _ = conn.execute_batch("ROLLBACK");
+        if let Some(mut conn) = self.conn.take() {
+            if !conn.db.is_autocommit() && run(&mut conn, &crate::sql::query("COMMIT"), Op::Execute).is_err()
+            {
+                let _ = conn.db.execute_batch("ROLLBACK");
             }
             self.pool.give_back(conn);
         }
@@ -347,7 +394,7 @@ impl Drop for Read {
 
 /// Runs `query` on a connection a [`Tx`] or [`Read`] holds, keeping it (`None` afterwards only if
 /// the statement's blocking retry was lost).
-async fn run_held(held: &mut Option<Connection>, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
+async fn run_held(held: &mut Option<Conn>, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
     let conn = held.take().ok_or(StoreError::Closed)?;
     let (conn, done) = run_or_wait(conn, query, op).await;
     *held = conn;
@@ -371,21 +418,19 @@ enum Done {
 /// Runs `query` on this thread; if the database is locked by another process, runs it again on
 /// a blocking thread that waits up to [`BUSY_TIMEOUT`]. Hands the connection back (unless that
 /// thread was lost).
-async fn run_or_wait(
-    conn: Connection,
-    query: Query<'_>,
-    op: Op,
-) -> (Option<Connection>, Result<Done, StoreError>) {
-    match run(&conn, &query, op) {
+async fn run_or_wait(mut conn: Conn, query: Query<'_>, op: Op) -> (Option<Conn>, Result<Done, StoreError>) {
+    match run(&mut conn, &query, op) {
         Err(e) if is_busy(&e) => {}
         done => return (Some(conn), done.map_err(StoreError::from)),
     }
     let query = query.into_owned();
     let waited = tokio::task::spawn_blocking(move || {
+        let mut conn = conn;
         let done = conn
+            .db
             .busy_timeout(BUSY_TIMEOUT)
-            .and_then(|()| run(&conn, &query, op));
-        let _ = conn.busy_timeout(Duration::ZERO);
+            .and_then(|()| run(&mut conn, &query, op));
+        let _ = conn.db.busy_timeout(Duration::ZERO);
         (conn, done)
     })
     .await;
@@ -402,34 +447,40 @@ fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
-fn run(conn: &Connection, query: &Query<'_>, op: Op) -> rusqlite::Result<Done> {
+fn run(conn: &mut Conn, query: &Query<'_>, op: Op) -> rusqlite::Result<Done> {
     let sql = match &query.sql {
         Sql::Static(sql) => sql,
         Sql::Built(sql) => sql.as_str(),
     };
     tracing::trace!(sql, "statement");
-    let mut statement = conn.prepare_cached(sql)?;
-    // Placeholders are `$N`; SQLite numbers distinct names in order of first appearance.
-    for index in 1..=statement.parameter_count() {
-        let param = statement
-            .parameter_name(index)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| n.checked_sub(1))
-            .and_then(|n| query.params.get(n))
+    let Conn { db, shapes } = conn;
+    let mut statement = db.prepare_cached(sql)?;
+    let shape = match shapes.get(sql) {
+        Some(shape) => shape,
+        None => {
+            if shapes.len() >= STATEMENT_CACHE {
+                shapes.clear();
+            }
+            shapes.entry(sql.into()).or_insert(Shape::of(&statement))
+        }
+    };
+    for (index, position) in shape.params.iter().enumerate() {
+        let param = query
+            .params
+            .get(*position)
             .ok_or(rusqlite::Error::InvalidParameterCount(
-                statement.parameter_count(),
+                shape.params.len(),
                 query.params.len(),
             ))?;
         match param {
-            Param::Text(v) => statement.raw_bind_parameter(index, v.as_deref())?,
-            Param::Int(v) => statement.raw_bind_parameter(index, v)?,
-            Param::Bool(v) => statement.raw_bind_parameter(index, v)?,
+            Param::Text(v) => statement.raw_bind_parameter(index + 1, v.as_deref())?,
+            Param::Int(v) => statement.raw_bind_parameter(index + 1, v)?,
+            Param::Bool(v) => statement.raw_bind_parameter(index + 1, v)?,
         }
     }
     let readonly = statement.readonly();
     let width = statement.column_count();
-    let columns: Arc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
+    let columns = Arc::clone(&shape.columns);
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
@@ -451,7 +502,7 @@ fn run(conn: &Connection, query: &Query<'_>, op: Op) -> rusqlite::Result<Done> {
     drop(rows);
     Ok(match op {
         Op::Execute if readonly => Done::Count(0),
-        Op::Execute => Done::Count(conn.changes()),
+        Op::Execute => Done::Count(db.changes()),
         Op::All | Op::Optional => Done::Rows(out),
     })
 }
