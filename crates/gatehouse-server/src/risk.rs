@@ -23,6 +23,11 @@ use crate::{AppState, ServerError};
 pub const DEVICE_COOKIE: &str = "gh_device";
 const DEVICE_COOKIE_DAYS: i64 = 365;
 
+/// How precisely a place's last sign-in is kept: a place seen again within this time is not
+/// written again (risk counts places seen within days, so an hour changes no verdict; a user
+/// signing in all day from one office writes its row once an hour, not at every sign-in).
+const SEEN_PRECISION: Duration = Duration::from_secs(3600);
+
 /// How risk is scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RiskConfig {
@@ -252,7 +257,9 @@ pub async fn remember(
     }
     places.push((ContextKind::Network, &network));
     places.extend(here.iter().map(|zone| (ContextKind::Zone, zone.as_str())));
-    tx.sign_in_contexts().touch_all(user.id, &places, now).await?;
+    tx.sign_in_contexts()
+        .touch_all(user.id, &places, now, since(now, SEEN_PRECISION))
+        .await?;
     Ok(())
 }
 

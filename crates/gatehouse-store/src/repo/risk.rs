@@ -144,13 +144,15 @@ impl<E: Exec> SignInContexts<E> {
 }
 
 impl SignInContexts<InTx<'_>> {
-    /// Records (or refreshes) in one statement that the user signed in from each of `places`
-    /// at `now`. A place named twice is recorded once.
+    /// Records in one statement that the user signed in from each of `places` at `now`. A place
+    /// already recorded is refreshed only if last seen before `stale_before` (a place seen again
+    /// and again writes nothing until then). A place named twice is recorded once.
     pub async fn touch_all(
         &mut self,
         user: UserId,
         places: &[(ContextKind, &str)],
         now: Timestamp,
+        stale_before: Timestamp,
     ) -> Result<(), StoreError> {
         let mut distinct: Vec<(ContextKind, &str)> = Vec::with_capacity(places.len());
         for place in places {
@@ -173,7 +175,9 @@ impl SignInContexts<InTx<'_>> {
                 .bind(now)
                 .sql(")");
         }
-        b.sql(" ON CONFLICT (user_id, kind, value) DO UPDATE SET last_seen_at = excluded.last_seen_at");
+        b.sql(" ON CONFLICT (user_id, kind, value) DO UPDATE SET last_seen_at = excluded.last_seen_at")
+            .sql(" WHERE sign_in_contexts.last_seen_at < ")
+            .bind(stale_before);
         self.ex.execute(b.build()).await?;
         Ok(())
     }

@@ -162,6 +162,7 @@ async fn a_sign_ins_places_are_recorded_and_read_in_one_statement_each(store: St
                 (ContextKind::Zone, "office"),
             ],
             at(100),
+            at(100),
         )
         .await
         .unwrap();
@@ -175,11 +176,12 @@ async fn a_sign_ins_places_are_recorded_and_read_in_one_statement_each(store: St
                 (ContextKind::Zone, "paris"),
             ],
             at(200),
+            at(200),
         )
         .await
         .unwrap();
     tx.sign_in_contexts()
-        .touch_all(bob.id, &[], at(200))
+        .touch_all(bob.id, &[], at(200), at(200))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -209,5 +211,35 @@ async fn a_sign_ins_places_are_recorded_and_read_in_one_statement_each(store: St
         contexts.places(bob.id, Some("d1"), "10.1.2.0/24").await.unwrap(),
         Places::default(),
         "another user's places"
+    );
+
+    // Seen again at 300, refreshing only what was last seen before 150: the network (seen at
+    // 200) keeps its time; the office (seen at 100) moves to 300.
+    let mut tx = store.begin().await.unwrap();
+    tx.sign_in_contexts()
+        .touch_all(
+            alice.id,
+            &[
+                (ContextKind::Network, "10.1.2.0/24"),
+                (ContextKind::Zone, "office"),
+            ],
+            at(300),
+            at(150),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store
+            .sign_in_contexts()
+            .places(alice.id, Some("d1"), "10.1.2.0/24")
+            .await
+            .unwrap(),
+        Places {
+            device_seen_at: Some(at(100)),
+            network_seen_at: Some(at(200)),
+            zones: vec![("office".to_owned(), at(300)), ("paris".to_owned(), at(200))],
+        },
+        "a place seen since `stale_before` keeps its time; a stale one is refreshed"
     );
 }
