@@ -62,6 +62,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0008_lighter_system_log.sql",
         sql: include_str!("../../migrations/postgres/0008_lighter_system_log.sql"),
     },
+    MigrationFile {
+        version: 9,
+        description: "refresh session index",
+        file: "0009_refresh_session_index.sql",
+        sql: include_str!("../../migrations/postgres/0009_refresh_session_index.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {

@@ -84,6 +84,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0008_lighter_system_log.sql",
         sql: include_str!("../../migrations/sqlite/0008_lighter_system_log.sql"),
     },
+    MigrationFile {
+        version: 9,
+        description: "refresh session index",
+        file: "0009_refresh_session_index.sql",
+        sql: include_str!("../../migrations/sqlite/0009_refresh_session_index.sql"),
+    },
 ];
 
 /// How long a statement that found the database locked by another process waits for it.
