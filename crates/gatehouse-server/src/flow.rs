@@ -209,7 +209,7 @@ pub async fn start_enroll(
         ..FlowData::new(purpose, FlowApp::own_pages(), client_ip)
     };
     let mut work = steps::Work {
-        subject: engine::Subject::load(state, &data).await?,
+        subject: engine::Subject::load(&mut state.store().read()?, state, &data).await?,
         ..steps::Work::default()
     };
     steps::select_enroll(state, id, &mut data, &mut work, authenticator, true, state.now())?;
@@ -259,11 +259,13 @@ async fn begin(state: &AppState, mut data: FlowData, interaction_allowed: bool) 
     let id = FlowId::from_uuid(uuid::Uuid::new_v4());
     let policies = state.policies().await?;
     if data.identity.is_some() {
+        let mut snapshot = state.store().read()?;
         let mut work = steps::Work {
-            subject: engine::Subject::load(state, &data).await?,
+            subject: engine::Subject::load(&mut snapshot, state, &data).await?,
             ..steps::Work::default()
         };
-        engine::score_risk(state, &mut data, work.subject.user.as_ref()).await?;
+        engine::score_risk(&mut snapshot, state, &mut data, work.subject.user.as_ref()).await?;
+        drop(snapshot);
         steps::decide(state, id, &mut data, &policies, &mut work, state.now())?;
         if let Some(satisfied_by) = work.allow.take() {
             let now = state.now();
@@ -572,20 +574,34 @@ pub enum Continuous {
     Ends { rule: String, message: String },
 }
 
+/// A live session as the caller read it: the session, its verifications, its user and the
+/// names of their groups.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionNow<'a> {
+    pub session: &'a gatehouse_core::model::Session,
+    pub records: &'a [gatehouse_core::model::VerificationRecord],
+    pub user: &'a gatehouse_core::model::User,
+    pub groups: &'a [String],
+}
+
 /// Re-evaluates `client_id`'s policy for a live session against the current context — the
 /// address of this request, the session's device as it is now, the risk now — as a token
 /// refresh does (docs/risk.md). The session's verifications (`records`, as the caller read them
 /// with the session) count as those of one sign-in: a rule's reauthentication window still
-/// bounds their age.
+/// bounds their age. Reads in the caller's snapshot `store`.
 pub async fn reevaluate(
+    store: &mut gatehouse_store::Read,
     state: &AppState,
-    session: &gatehouse_core::model::Session,
-    records: &[gatehouse_core::model::VerificationRecord],
-    user: &gatehouse_core::model::User,
-    groups: &[String],
+    live: &SessionNow<'_>,
     client_id: &str,
     ip: IpAddr,
 ) -> Result<(Continuous, Option<data::FlowRisk>), ServerError> {
+    let SessionNow {
+        session,
+        records,
+        user,
+        groups,
+    } = *live;
     let now = state.now();
     let policies = state.policies().await?;
     let purpose = Purpose::Dashboard {
@@ -613,7 +629,7 @@ pub async fn reevaluate(
         ..FlowData::new(purpose, app, ip.to_canonical().to_string())
     };
     let subject =
-        engine::Subject::load_known(state, &data, Some(user.clone()), Some(groups.to_vec())).await?;
+        engine::Subject::load_known(store, state, &data, Some(user.clone()), Some(groups.to_vec())).await?;
     if let Some(device_id) = session.device_id
         && let Some(device) = subject
             .devices
@@ -634,7 +650,7 @@ pub async fn reevaluate(
             pop_hardware: enrollment.hardware_protected,
         });
     }
-    engine::score_risk(state, &mut data, Some(user)).await?;
+    engine::score_risk(store, state, &mut data, Some(user)).await?;
     let Some(policy) = engine::app_policy(&policies, &data) else {
         return Ok((Continuous::Holds, data.risk));
     };

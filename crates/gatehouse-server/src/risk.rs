@@ -14,7 +14,7 @@ use gatehouse_core::model::User;
 use gatehouse_core::risk::{RiskAssessment, RiskFacts, RiskSettings, Travel, assess as score};
 use gatehouse_crypto::{digest, random};
 use gatehouse_policy::{NetworkZone, RiskLevel};
-use gatehouse_store::{ContextKind, Tx};
+use gatehouse_store::{ContextKind, Read, Tx};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::{AppState, ServerError};
@@ -157,8 +157,10 @@ fn blocked_zone(zones: &[NetworkZone], ip: IpAddr) -> Option<String> {
         .map(|z| z.name.clone())
 }
 
-/// Scores a sign-in (or a token refresh, with no browser) of `user` from `ip`.
+/// Scores a sign-in (or a token refresh, with no browser) of `user` from `ip`, reading in the
+/// caller's snapshot.
 pub async fn assess(
+    store: &mut Read,
     state: &AppState,
     user: &User,
     ip: IpAddr,
@@ -168,8 +170,6 @@ pub async fn assess(
     let config = state.config().risk;
     let policies = state.policies().await?;
     let zones = &policies.document().network_zones;
-    // One snapshot for the three reads.
-    let mut store = state.store().read()?;
     let known_since = since(now, config.lookback);
     let network = network_of(ip);
     let here = zones_of(zones, ip);

@@ -452,7 +452,7 @@ pub async fn poll(
             user_id: Some(user.id),
             keep_signed_in: false,
         });
-        work.subject = super::engine::Subject::load(state, data).await?;
+        work.subject = super::engine::Subject::load(&mut state.store().read()?, state, data).await?;
     }
     let proven = ProvenDevice {
         device_id: device.id,

@@ -16,6 +16,7 @@ use gatehouse_policy::{
     CompiledPolicy, Decision, EnrollmentStatus, EvaluationInput, GlobalSessionRule, Outcome, PolicySet,
     RequestContext, RiskLevel, StepOption, UserContext, VerificationRecord,
 };
+use gatehouse_store::Read;
 use jiff::Timestamp;
 
 use super::data::{Current, FlowData, Pending};
@@ -35,23 +36,26 @@ pub struct Subject {
 }
 
 impl Subject {
-    /// Reads the identified user (if any), their groups, enrollments and the flow's session.
-    pub async fn load(state: &AppState, data: &FlowData) -> Result<Self, ServerError> {
-        Self::load_with(state, data, None).await
+    /// Reads the identified user (if any), their groups, enrollments and the flow's session, in
+    /// the snapshot `store` (which the caller may go on reading in, e.g. to score the risk).
+    pub async fn load(store: &mut Read, state: &AppState, data: &FlowData) -> Result<Self, ServerError> {
+        Self::load_with(store, state, data, None).await
     }
 
     /// [`Subject::load`], given the user when the caller has just read it.
     pub async fn load_with(
+        store: &mut Read,
         state: &AppState,
         data: &FlowData,
         read: Option<User>,
     ) -> Result<Self, ServerError> {
-        Self::load_known(state, data, read, None).await
+        Self::load_known(store, state, data, read, None).await
     }
 
     /// [`Subject::load_with`], also given the names of the user's groups when the caller has
     /// just read them.
     pub async fn load_known(
+        store: &mut Read,
         state: &AppState,
         data: &FlowData,
         read: Option<User>,
@@ -61,8 +65,6 @@ impl Subject {
         let Some(user_id) = data.identity.as_ref().and_then(|i| i.user_id) else {
             return Ok(subject);
         };
-        // One snapshot for the four to six reads.
-        let mut store = state.store().read()?;
         let user = match read {
             Some(user) if user.id == user_id => user,
             _ => match store.users().get(user_id).await? {
@@ -146,6 +148,7 @@ pub fn context(data: &FlowData, subject: &Subject) -> RequestContext {
 /// Scores the sign-in's risk once the user is known (docs/risk.md); an unknown login stays `low`,
 /// so its screens are those of a known user on a known browser.
 pub async fn score_risk(
+    store: &mut Read,
     state: &AppState,
     data: &mut FlowData,
     user: Option<&User>,
@@ -158,7 +161,8 @@ pub async fn score_risk(
         .parse::<IpAddr>()
         .map(|ip| ip.to_canonical())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let assessment = crate::risk::assess(state, user, ip, data.browser.as_deref(), state.now()).await?;
+    let assessment =
+        crate::risk::assess(store, state, user, ip, data.browser.as_deref(), state.now()).await?;
     data.risk = Some(super::data::FlowRisk::of(&assessment));
     Ok(())
 }

@@ -140,7 +140,7 @@ pub async fn apply(
 ) -> Result<Work, StepError> {
     let now = state.now();
     let mut work = Work {
-        subject: Subject::load(state, data).await?,
+        subject: Subject::load(&mut state.store().read()?, state, data).await?,
         ..Work::default()
     };
     data.messages.clear();
@@ -406,7 +406,9 @@ async fn identify(
             .push(Message::error("invalid_login", "Enter your username."));
         return Ok(false);
     }
-    let found = state.store().users().by_login(login).await?;
+    // One snapshot for the user, their subject and their risk.
+    let mut snapshot = state.store().read()?;
+    let found = snapshot.users().by_login(login).await?;
     let read = found.clone();
     let usable = match found {
         Some(user) if user.status.can_sign_in() => Some(user),
@@ -439,12 +441,12 @@ async fn identify(
         user_id: usable.as_ref().map(|u| u.id),
         keep_signed_in: body.keep_signed_in,
     });
-    work.subject = Subject::load_with(state, data, read).await?;
+    work.subject = Subject::load_with(&mut snapshot, state, data, read).await?;
     if let (Some(user), Some(subject_user)) = (&usable, &mut work.subject.user) {
         // An expired lock-out is lifted in this step's transaction; read the user as unlocked.
         subject_user.status = user.status;
     }
-    engine::score_risk(state, data, usable.as_ref()).await?;
+    engine::score_risk(&mut snapshot, state, data, usable.as_ref()).await?;
     Ok(true)
 }
 
@@ -1110,8 +1112,10 @@ async fn passkey_sign_in(
         .client_ip(data.client_ip.clone()),
     ));
     data.identity = Some(Identity::of(&user, keep_signed_in));
-    work.subject = Subject::load_with(state, data, Some(user)).await?;
-    engine::score_risk(state, data, work.subject.user.as_ref()).await?;
+    let mut snapshot = state.store().read()?;
+    work.subject = Subject::load_with(&mut snapshot, state, data, Some(user)).await?;
+    engine::score_risk(&mut snapshot, state, data, work.subject.user.as_ref()).await?;
+    drop(snapshot);
     let facts = asserted.facts();
     Ok(record_result_with(
         data,

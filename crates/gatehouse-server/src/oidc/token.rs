@@ -525,24 +525,25 @@ async fn refresh(
     // The sign-in the token rests on must still hold: an active user, a live session, and the
     // app's policy against the context of this request (continuous evaluation, docs/risk.md).
     let (user, groups) = active_user(&mut read, row.user_id).await?;
-    let session = match row.session_id {
-        Some(session_id) => match read.sessions().get(session_id).await?.filter(|s| s.is_live(now)) {
-            Some(session) => {
-                let records = read.sessions().records(session_id).await?;
-                Some((session, records))
-            }
-            None => None,
-        },
-        None => None,
-    };
-    drop(read);
-    if row.session_id.is_some() {
-        let Some((session, records)) = session else {
+    if let Some(session_id) = row.session_id {
+        let Some(session) = read.sessions().get(session_id).await?.filter(|s| s.is_live(now)) else {
             return Err(invalid_grant(
                 "the session this refresh token belongs to has ended",
             ));
         };
-        continuous(state, client, &session, &records, &user, &groups, client_ip).await?;
+        let records = read.sessions().records(session_id).await?;
+        let client_id = client.registration.client_id.as_str();
+        let live = crate::flow::SessionNow {
+            session: &session,
+            records: &records,
+            user: &user,
+            groups: &groups,
+        };
+        let (verdict, risk) = crate::flow::reevaluate(&mut read, state, &live, client_id, client_ip).await?;
+        drop(read);
+        continuous(state, client, &session, verdict, risk, &user, client_ip).await?;
+    } else {
+        drop(read);
     }
     let access = evaluate(
         clients,
@@ -586,21 +587,19 @@ async fn refresh(
     ))
 }
 
-/// Continuous evaluation at a refresh: the session's app policy, evaluated now. A rule that
-/// denies ends the session (its refresh tokens with it); one that asks for more refuses the
-/// refresh so the app sends the user to sign in again. Both are in the system log.
+/// Continuous evaluation at a refresh: acts on the verdict of the session's app policy,
+/// evaluated now. A rule that denies ends the session (its refresh tokens with it); one that
+/// asks for more refuses the refresh so the app sends the user to sign in again. Both are in
+/// the system log.
 async fn continuous(
     state: &AppState,
     client: &Client,
     session: &gatehouse_core::model::Session,
-    records: &[gatehouse_core::model::VerificationRecord],
+    verdict: crate::flow::Continuous,
+    risk: Option<crate::flow::data::FlowRisk>,
     user: &User,
-    groups: &[String],
     client_ip: IpAddr,
 ) -> Result<(), Failure> {
-    let client_id = client.registration.client_id.as_str();
-    let (verdict, risk) =
-        crate::flow::reevaluate(state, session, records, user, groups, client_id, client_ip).await?;
     let (outcome, rule) = match &verdict {
         crate::flow::Continuous::Holds => return Ok(()),
         crate::flow::Continuous::StepUp { rule } => (Outcome::Challenge, rule.clone()),
