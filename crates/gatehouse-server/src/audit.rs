@@ -20,14 +20,18 @@ const BATCH: usize = 256;
 /// load the log costs one write per batch instead of one per request.
 #[derive(Debug, Clone)]
 pub struct Appender {
-    queue: mpsc::Sender<(LogEvent, oneshot::Sender<bool>)>,
+    queue: mpsc::Sender<Job>,
 }
+
+/// An event to append, and where to answer: `Ok` once it is committed, or the event itself back
+/// when the shared commit failed (the caller then writes it alone).
+type Job = (LogEvent, oneshot::Sender<Result<(), LogEvent>>);
 
 impl Appender {
     /// Starts the writer task (on the current Tokio runtime). It ends when every `Appender`
     /// clone is gone, after writing what is queued.
     pub fn start(store: Store) -> Self {
-        let (queue, mut jobs) = mpsc::channel::<(LogEvent, oneshot::Sender<bool>)>(4 * BATCH);
+        let (queue, mut jobs) = mpsc::channel::<Job>(4 * BATCH);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while jobs.recv_many(&mut batch, BATCH).await > 0 {
@@ -49,12 +53,18 @@ impl Appender {
                     }
                 }
                 let (events, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-                let written = write(&store, &events).await;
-                if let Err(e) = &written {
-                    tracing::warn!(error = %e, events = events.len(), "a group commit of the system log failed; each event is written alone");
-                }
-                for reply in replies {
-                    let _ = reply.send(written.is_ok());
+                match write(&store, &events).await {
+                    Ok(()) => {
+                        for reply in replies {
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, events = events.len(), "a group commit of the system log failed; each event is written alone");
+                        for (event, reply) in events.into_iter().zip(replies) {
+                            let _ = reply.send(Err(event));
+                        }
+                    }
                 }
             }
         });
@@ -65,9 +75,17 @@ impl Appender {
     /// is written alone, so the caller sees its own error.
     pub async fn append(&self, store: &Store, event: LogEvent) -> Result<(), ServerError> {
         let (reply, done) = oneshot::channel();
-        if self.queue.send((event.clone(), reply)).await.is_ok() && done.await == Ok(true) {
-            return Ok(());
-        }
+        let event = match self.queue.send((event, reply)).await {
+            // The writer is gone (shutting down): write the event alone.
+            Err(mpsc::error::SendError((event, _))) => event,
+            Ok(()) => match done.await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(event)) => event,
+                // The writer ended without answering: the event may or may not be in; an
+                // error is the honest answer.
+                Err(_) => return Err(StoreError::Closed.into()),
+            },
+        };
         write(store, std::slice::from_ref(&event)).await?;
         Ok(())
     }
@@ -82,6 +100,11 @@ async fn write(store: &Store, events: &[LogEvent]) -> Result<(), StoreError> {
 tokio::task_local! {
     /// The `x-request-id` of the request this task serves (set by [`request_scope`]).
     static REQUEST_ID: String;
+}
+
+/// The `x-request-id` of the request the current task serves, if any.
+pub(crate) fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
 }
 
 /// Middleware: every event built while serving the request carries its `x-request-id`, so the
@@ -125,7 +148,7 @@ impl Event {
             user: None,
             app: None,
             device: None,
-            request_id: REQUEST_ID.try_with(Clone::clone).ok(),
+            request_id: request_id(),
             client_ip: None,
             details: Map::new(),
         }

@@ -79,9 +79,11 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
-    /// 500 with a generic message; the cause goes to the log, not to the client.
+    /// 500 with a generic message; the cause goes to the log (with the request's `x-request-id`),
+    /// not to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
+        let request_id = crate::audit::request_id();
+        tracing::error!(error = %cause, request_id = request_id.as_deref().unwrap_or("-"), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

@@ -137,18 +137,28 @@ pub async fn token(
             redirect_uri,
             code_verifier,
         } => {
-            authorization_code(
+            // The two user grants are boxed: their futures are large, and inline they would make
+            // every token request's future (moved into its task at each layer) as large.
+            Box::pin(authorization_code(
                 &state,
                 &clients,
                 client,
                 code,
                 redirect_uri.as_deref(),
                 code_verifier.as_deref(),
-            )
+            ))
             .await
         }
         Grant::RefreshToken { refresh_token, scope } => {
-            refresh(&state, &clients, client, refresh_token, scope.as_ref(), client_ip).await
+            Box::pin(refresh(
+                &state,
+                &clients,
+                client,
+                refresh_token,
+                scope.as_ref(),
+                client_ip,
+            ))
+            .await
         }
         Grant::ClientCredentials { scope } => client_credentials(&state, &clients, client, scope).await,
     };

@@ -68,6 +68,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0009_refresh_session_index.sql",
         sql: include_str!("../../migrations/postgres/0009_refresh_session_index.sql"),
     },
+    MigrationFile {
+        version: 10,
+        description: "system log without id index",
+        file: "0010_system_log_without_id_index.sql",
+        sql: include_str!("../../migrations/postgres/0010_system_log_without_id_index.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {

@@ -90,6 +90,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0009_refresh_session_index.sql",
         sql: include_str!("../../migrations/sqlite/0009_refresh_session_index.sql"),
     },
+    MigrationFile {
+        version: 10,
+        description: "system log without id index",
+        file: "0010_system_log_without_id_index.sql",
+        sql: include_str!("../../migrations/sqlite/0010_system_log_without_id_index.sql"),
+    },
 ];
 
 /// How long a statement that found the database locked by another process waits for it.

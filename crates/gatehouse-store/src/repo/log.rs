@@ -2,6 +2,8 @@
 //! both schemas refuse them with triggers, so not even a stray statement can rewrite history.
 //! Events are ordered by `seq` (insertion order); queries return newest first.
 
+use std::fmt::Write as _;
+
 use gatehouse_core::model::{Actor, AppId, DeviceId, EventId, EventType, LogEvent, Outcome, UserId};
 use jiff::Timestamp;
 
@@ -123,7 +125,7 @@ impl Log<InTx<'_>> {
                     if column > 0 {
                         sql.push_str(", ");
                     }
-                    sql.push_str(&format!("${}", row * COLUMNS + column + 1));
+                    let _ = write!(sql, "${}", row * COLUMNS + column + 1);
                 }
                 sql.push(')');
             }
