@@ -163,18 +163,9 @@ pub async fn token(
         Grant::ClientCredentials { scope } => client_credentials(&state, &clients, client, scope).await,
     };
     match result {
-        Ok((response, user)) => {
-            log(
-                &state,
-                Some(client),
-                user,
-                Outcome::Success,
-                grant_type.as_str(),
-                None,
-            )
-            .await?;
-            Ok(no_store(StatusCode::OK, &response.to_json()))
-        }
+        // Each grant logged its success: the user grants in the transaction of the code or
+        // token they spent, client credentials through the group commit.
+        Ok(response) => Ok(no_store(StatusCode::OK, &response.to_json())),
         Err(Failure::Token(e)) => {
             log(
                 &state,
@@ -199,7 +190,19 @@ async fn log(
     grant_type: &str,
     error: Option<&TokenError>,
 ) -> Result<(), ServerError> {
-    let now = state.now();
+    grant_event(client, user, outcome, grant_type, error)
+        .commit_alone(state, state.now())
+        .await
+}
+
+/// The system-log event of a token request: granted, or refused with the error it was answered.
+fn grant_event(
+    client: Option<&Client>,
+    user: Option<UserId>,
+    outcome: Outcome,
+    grant_type: &str,
+    error: Option<&TokenError>,
+) -> Event {
     let kind = if error.is_some() {
         event_types::APP_OAUTH2_TOKEN_DENY
     } else {
@@ -224,7 +227,27 @@ async fn log(
             .detail("error", e.code().as_str())
             .detail("error_description", e.error.description.as_str());
     }
-    event.commit_alone(state, now).await
+    event
+}
+
+/// Records a user grant in the transaction that spends its code or refresh token.
+async fn granted(
+    tx: &mut gatehouse_store::Tx,
+    client: &Client,
+    user: &User,
+    grant: GrantType,
+    now: Timestamp,
+) -> Result<(), ServerError> {
+    grant_event(
+        Some(client),
+        Some(user.id),
+        Outcome::Success,
+        grant.as_str(),
+        None,
+    )
+    .append(tx, now)
+    .await?;
+    Ok(())
 }
 
 fn evaluate(
@@ -404,7 +427,7 @@ async fn authorization_code(
     code: &str,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
-) -> Result<(TokenResponse, Option<UserId>), Failure> {
+) -> Result<TokenResponse, Failure> {
     let now = state.now();
     let digest = digest::sha256_hex(code.as_bytes());
     let mut read = state.store().read()?;
@@ -468,6 +491,9 @@ async fn authorization_code(
     } else {
         None
     };
+    // Signed before the code is spent, so that the grant's event commits with the code's
+    // redemption (a code lost to a race only wastes the signatures).
+    let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
     let mut tx = state.store().begin().await?;
     let family = refresh.as_ref().map(|_| family_id.as_str());
     if !tx.oauth().redeem_code(&digest, now, family).await? {
@@ -476,18 +502,15 @@ async fn authorization_code(
     if let Some((_, row)) = &refresh {
         tx.oauth().insert_refresh_token(row).await?;
     }
+    granted(&mut tx, client, &user, GrantType::AuthorizationCode, now).await?;
     tx.commit().await?;
-    let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
-    Ok((
-        TokenResponse {
-            access_token,
-            expires_in,
-            scope: grant.scope.clone(),
-            refresh_token: refresh.map(|(t, _)| t),
-            id_token,
-        },
-        Some(user.id),
-    ))
+    Ok(TokenResponse {
+        access_token,
+        expires_in,
+        scope: grant.scope.clone(),
+        refresh_token: refresh.map(|(t, _)| t),
+        id_token,
+    })
 }
 
 async fn refresh(
@@ -497,7 +520,7 @@ async fn refresh(
     token: &str,
     requested: Option<&ScopeSet>,
     client_ip: IpAddr,
-) -> Result<(TokenResponse, Option<UserId>), Failure> {
+) -> Result<TokenResponse, Failure> {
     let now = state.now();
     let digest = digest::sha256_hex(token.as_bytes());
     let mut read = state.store().read()?;
@@ -574,6 +597,8 @@ async fn refresh(
         access: &access,
     };
     let (next, next_row) = refresh_row(&issue, &row.family_id, now)?;
+    // Signed before the rotation, so that the grant's event commits with it.
+    let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
     let mut tx = state.store().begin().await?;
     if !tx.oauth().rotate_refresh_token(&digest).await? {
         tx.oauth().revoke_family(&row.family_id).await?;
@@ -583,18 +608,15 @@ async fn refresh(
         ));
     }
     tx.oauth().insert_refresh_token(&next_row).await?;
+    granted(&mut tx, client, &user, GrantType::RefreshToken, now).await?;
     tx.commit().await?;
-    let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
-    Ok((
-        TokenResponse {
-            access_token,
-            expires_in,
-            scope,
-            refresh_token: Some(next),
-            id_token,
-        },
-        Some(user.id),
-    ))
+    Ok(TokenResponse {
+        access_token,
+        expires_in,
+        scope,
+        refresh_token: Some(next),
+        id_token,
+    })
 }
 
 /// Continuous evaluation at a refresh: acts on the verdict of the session's app policy,
@@ -657,7 +679,7 @@ async fn client_credentials(
     clients: &Clients,
     client: &Client,
     scope: &ScopeSet,
-) -> Result<(TokenResponse, Option<UserId>), Failure> {
+) -> Result<TokenResponse, Failure> {
     let now = state.now();
     let access = evaluate(clients, client, GrantType::ClientCredentials, scope, None)?;
     let keys = state.oidc().keys(state).await?;
@@ -681,14 +703,20 @@ async fn client_credentials(
             &claims,
         )
         .map_err(ServerError::Crypto)?;
-    Ok((
-        TokenResponse {
-            access_token,
-            expires_in: lifetime.as_secs(),
-            scope: scope.clone(),
-            refresh_token: None,
-            id_token: None,
-        },
+    log(
+        state,
+        Some(client),
         None,
-    ))
+        Outcome::Success,
+        GrantType::ClientCredentials.as_str(),
+        None,
+    )
+    .await?;
+    Ok(TokenResponse {
+        access_token,
+        expires_in: lifetime.as_secs(),
+        scope: scope.clone(),
+        refresh_token: None,
+        id_token: None,
+    })
 }

@@ -74,6 +74,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0010_system_log_without_id_index.sql",
         sql: include_str!("../../migrations/postgres/0010_system_log_without_id_index.sql"),
     },
+    MigrationFile {
+        version: 11,
+        description: "quieter flow and session indexes",
+        file: "0011_quieter_flow_and_session_indexes.sql",
+        sql: include_str!("../../migrations/postgres/0011_quieter_flow_and_session_indexes.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {

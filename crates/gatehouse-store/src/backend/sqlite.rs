@@ -96,6 +96,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0010_system_log_without_id_index.sql",
         sql: include_str!("../../migrations/sqlite/0010_system_log_without_id_index.sql"),
     },
+    MigrationFile {
+        version: 11,
+        description: "quieter flow and session indexes",
+        file: "0011_quieter_flow_and_session_indexes.sql",
+        sql: include_str!("../../migrations/sqlite/0011_quieter_flow_and_session_indexes.sql"),
+    },
 ];
 
 /// How long a statement that found the database locked by another process waits for it.

@@ -89,11 +89,15 @@ impl Flows<InTx<'_>> {
             == 1)
     }
 
-    /// Deletes up to `limit` flows that expired before `before`; returns how many.
+    /// Deletes up to `limit` flows that expired before `before`; returns how many. Such a flow
+    /// was also created before `before`: the `flows_created` index finds the candidates.
     pub async fn purge_expired(&mut self, before: Timestamp, limit: i64) -> Result<u64, StoreError> {
-        let q = query("DELETE FROM flows WHERE id IN (SELECT id FROM flows WHERE expires_at < $1 LIMIT $2)")
-            .bind(before)
-            .bind(limit);
+        let q = query(
+            "DELETE FROM flows WHERE id IN \
+             (SELECT id FROM flows WHERE created_at < $1 AND expires_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit);
         self.ex.execute(q).await
     }
 }
