@@ -1,8 +1,9 @@
 //! The system log writer (DESIGN section 10): every area records its events through
 //! [`Event`], inside the transaction of the change it describes, so a change and its event
-//! commit together (or neither does). An event that describes no change of its own (a token
-//! grant, a refused request) goes through the [`Appender`], which commits the events of
-//! concurrent requests together.
+//! commit together (or neither does): a code or refresh grant's event commits with the code's
+//! redemption or the token's rotation. An event that describes no change of its own (a
+//! client-credentials grant, a refused request) goes through the [`Appender`], which commits the
+//! events of concurrent requests together.
 
 use gatehouse_core::model::{Actor, AppId, DeviceId, EventType, LogEvent, Outcome, UserId};
 use gatehouse_store::{Store, StoreError, Tx, new_id};
