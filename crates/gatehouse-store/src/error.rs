@@ -59,6 +59,23 @@ pub enum StoreError {
     ReadOnly,
 }
 
+impl StoreError {
+    /// The same failure again, for each transaction of a SQLite group commit that shared it.
+    pub(crate) fn shared(&self) -> Self {
+        match self {
+            Self::Busy => Self::Busy,
+            Self::Closed => Self::Closed,
+            Self::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
+                Self::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
+            }
+            other => Self::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+                Some(other.to_string()),
+            )),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         match error.sqlite_error_code() {

@@ -6,11 +6,7 @@
 //! event, a session and its verification records, a device and its enrollment — commit or vanish
 //! together. A `Tx` dropped without `commit` rolls back.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use gatehouse_core::model::Id;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::StoreError;
 use crate::backend::{self, Dialect, Pools, ReadInner, TxInner};
@@ -30,15 +26,7 @@ pub fn new_id<T: Id>() -> T {
 #[derive(Debug, Clone)]
 pub struct Store {
     pools: Pools,
-    /// SQLite has one writer at a time: transactions take turns here, in order, instead of
-    /// sleeping in SQLite's busy handler and retrying (which under load cost more time than
-    /// the writes). `None` on PostgreSQL, where writers run side by side.
-    writer: Option<Arc<Semaphore>>,
 }
-
-/// How long a transaction waits for its turn to write before giving up with [`StoreError::Busy`]
-/// (the same bound as SQLite's own busy timeout).
-const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A write transaction. Commit it with [`Tx::commit`]; dropping it rolls back.
 #[derive(Debug)]
@@ -46,8 +34,6 @@ pub struct Tx {
     inner: TxInner,
     /// System-log events to insert, in one statement, just before the commit.
     log_at_commit: Vec<gatehouse_core::model::LogEvent>,
-    /// This transaction's turn to write (SQLite); released when it ends.
-    _turn: Option<OwnedSemaphorePermit>,
 }
 
 /// A read snapshot: reads that see one state of the database, for the price of one (on SQLite
@@ -64,9 +50,9 @@ impl Store {
     /// otherwise a SQLite file path (`./gatehouse.db`, `sqlite:PATH`, `sqlite://PATH`), created
     /// when missing — and applies the pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pools = backend::connect(url).await?;
-        let writer = (pools.dialect() == Dialect::Sqlite).then(|| Arc::new(Semaphore::new(1)));
-        Ok(Self { pools, writer })
+        Ok(Self {
+            pools: backend::connect(url).await?,
+        })
     }
 
     pub(crate) fn pools(&self) -> &Pools {
@@ -78,21 +64,13 @@ impl Store {
         self.pools.dialect()
     }
 
-    /// Begins a write transaction.
+    /// Begins a write transaction. On SQLite, transactions take turns (one writer at a time)
+    /// and share commits: see `backend::sqlite`. Waiting more than 5 s for the turn fails with
+    /// [`StoreError::Busy`].
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let turn = match &self.writer {
-            Some(writer) => Some(
-                tokio::time::timeout(WRITE_TURN_TIMEOUT, Arc::clone(writer).acquire_owned())
-                    .await
-                    .map_err(|_| StoreError::Busy)?
-                    .map_err(|_| StoreError::Busy)?,
-            ),
-            None => None,
-        };
         Ok(Tx {
             inner: self.pools.begin().await?,
             log_at_commit: Vec::new(),
-            _turn: turn,
         })
     }
 

@@ -13,6 +13,15 @@
 //! Connections open on demand and up to [`MAX_IDLE`] wait for reuse; the rest close when
 //! returned, which keeps idle memory low.
 //!
+//! Writes share commits (group commit). SQLite has one writer at a time, so transactions take
+//! turns ([`Shared::turn`]) on one writing connection. Each runs inside a savepoint of a
+//! transaction the group keeps open; its commit releases the savepoint and waits while the
+//! transactions queued behind it run, then one `COMMIT` makes the whole group durable and
+//! answers every member (see [`Pool::begin`], [`Tx::commit`]). Pages that several of them
+//! change — the system log's last page, a table's newest leaf, page 1 — reach the WAL once per
+//! group instead of once per transaction, and the writing connection's page cache is never
+//! invalidated by another writer. A transaction that rolls back rolls back its savepoint only.
+//!
 //! Checkpoints (copying the WAL back into the database file, with its `fsync`s) run on a
 //! thread of their own, woken every [`CHECKPOINT_EVERY`] commits or each second after a commit,
 //! not inside whichever request's commit crossed SQLite's threshold. Pages rewritten by many
@@ -28,6 +37,7 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::MigrationFile;
 use crate::StoreError;
@@ -104,7 +114,9 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
     },
 ];
 
-/// How long a statement that found the database locked by another process waits for it.
+/// How long a statement that found the database locked by another process waits for it, and
+/// how long a transaction waits for its turn to write before giving up with
+/// [`StoreError::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connections kept open for reuse. Statements run on the async worker threads (one per core)
@@ -133,6 +145,22 @@ struct Shared {
     /// Commits so far (the checkpoint thread compares it with what it last saw).
     commits: AtomicU64,
     checkpointer: Mutex<Option<std::thread::Thread>>,
+    /// The turn to write: one transaction at a time, in the order they asked (instead of
+    /// sleeping in SQLite's busy handler and retrying). A group's commit takes a turn too.
+    turn: Arc<Semaphore>,
+    /// The writing connection and its open group; only the holder of a turn touches it.
+    writer: Mutex<Writer>,
+}
+
+/// The writing connection and the group commit it has open.
+#[derive(Debug, Default)]
+struct Writer {
+    /// `None` while a transaction (or the group's commit) holds it, or before the first write.
+    conn: Option<Conn>,
+    /// Whether `conn` is inside the group's `BEGIN IMMEDIATE`.
+    open: bool,
+    /// The transactions released into the open group, waiting for its `COMMIT`.
+    waiting: Vec<oneshot::Sender<Result<(), StoreError>>>,
 }
 
 pub(crate) async fn connect(url: &str) -> Result<Pool, StoreError> {
@@ -168,6 +196,8 @@ pub(crate) async fn connect(url: &str) -> Result<Pool, StoreError> {
         closed: AtomicBool::new(false),
         commits: AtomicU64::new(0),
         checkpointer: Mutex::new(None),
+        turn: Arc::new(Semaphore::new(1)),
+        writer: Mutex::new(Writer::default()),
     }));
     let first = pool.take()?;
     pool.give_back(first);
@@ -205,6 +235,7 @@ impl Pool {
     pub(crate) fn close(&self) {
         self.0.closed.store(true, Ordering::Release);
         self.0.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.writer().conn = None;
         self.wake_checkpointer();
     }
 
@@ -252,16 +283,106 @@ impl Pool {
         }
     }
 
-    /// Begins a write transaction with `BEGIN IMMEDIATE`: the write lock is taken at once, so no
-    /// reader ever has to upgrade and fail with `SQLITE_BUSY`.
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.0.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Begins a write transaction: waits for the turn to write, then opens a savepoint in the
+    /// writing connection's group, beginning the group (`BEGIN IMMEDIATE`: the write lock at
+    /// once, so no reader ever has to upgrade and fail with `SQLITE_BUSY`) if none is open.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
-        let conn = self.take()?;
-        let (conn, began) = run_or_wait(conn, crate::sql::query("BEGIN IMMEDIATE"), Op::Execute).await;
-        let tx = Tx {
-            pool: self.clone(),
-            conn,
+        let turn = tokio::time::timeout(BUSY_TIMEOUT, Arc::clone(&self.0.turn).acquire_owned())
+            .await
+            .map_err(|_| StoreError::Busy)?
+            .map_err(|_| StoreError::Closed)?;
+        if self.0.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let (conn, in_group) = {
+            let mut writer = self.writer();
+            let conn = writer.conn.take();
+            if conn.is_none() && writer.open {
+                // The connection was lost with its group (a blocking retry's thread died).
+                writer.open = false;
+                for member in writer.waiting.drain(..) {
+                    let _ = member.send(Err(StoreError::Closed));
+                }
+            }
+            (conn, writer.open)
         };
-        began.map(|_| tx)
+        let conn = match conn {
+            Some(conn) => conn,
+            None => Conn::new(open(&self.0.path)?),
+        };
+        let mut tx = Tx {
+            pool: self.clone(),
+            conn: Some(conn),
+            savepoint: false,
+            _turn: Some(turn),
+        };
+        if !in_group {
+            tx.run(crate::sql::query("BEGIN IMMEDIATE"), Op::Execute).await?;
+            self.writer().open = true;
+        }
+        tx.run(crate::sql::query("SAVEPOINT tx"), Op::Execute).await?;
+        tx.savepoint = true;
+        Ok(tx)
+    }
+
+    /// Hands the writing connection back after a transaction that did not commit: its
+    /// savepoint (if open) rolled back, and the group with it when no one waits on the group.
+    /// If the savepoint cannot be rolled back, the whole group is, and its members are told.
+    fn release_writer(&self, conn: Conn, savepoint: bool) {
+        let undone = !savepoint || conn.db.execute_batch("ROLLBACK TO tx; RELEASE tx").is_ok();
+        let mut writer = self.writer();
+        if !undone || (writer.open && writer.waiting.is_empty()) {
+            let _ = conn.db.execute_batch("ROLLBACK");
+            for member in writer.waiting.drain(..) {
+                let _ = member.send(Err(StoreError::Busy));
+            }
+        }
+        writer.open = !conn.db.is_autocommit();
+        writer.conn = Some(conn);
+    }
+
+    /// Commits the open group, after the transactions ready to run now have had their turn to
+    /// join it. Runs as a task of its own: a member whose request is abandoned cannot strand
+    /// the others.
+    async fn commit_group(self) {
+        tokio::task::yield_now().await;
+        let turn = Arc::clone(&self.0.turn).acquire_owned().await;
+        let (conn, members) = {
+            let mut writer = self.writer();
+            (writer.conn.take(), std::mem::take(&mut writer.waiting))
+        };
+        let done = match conn {
+            Some(conn) => {
+                let (conn, done) = run_or_wait(conn, crate::sql::query("COMMIT"), Op::Execute).await;
+                let mut writer = self.writer();
+                if let Some(conn) = conn {
+                    if !conn.db.is_autocommit() {
+                        let _ = conn.db.execute_batch("ROLLBACK");
+                    }
+                    writer.conn = Some(conn);
+                }
+                writer.open = false;
+                done.map(drop)
+            }
+            None => {
+                self.writer().open = false;
+                Err(StoreError::Closed)
+            }
+        };
+        drop(turn);
+        if done.is_ok() {
+            self.committed();
+        }
+        for member in members {
+            let _ = member.send(match &done {
+                Ok(()) => Ok(()),
+                Err(e) => Err(e.shared()),
+            });
+        }
     }
 
     /// Opens a read snapshot: `BEGIN` (deferred) takes no lock; the first read starts the read
@@ -336,7 +457,7 @@ fn open(path: &str) -> rusqlite::Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
          PRAGMA wal_autocheckpoint = {INLINE_CHECKPOINT_PAGES}; PRAGMA journal_size_limit = {};",
         64 * 1024 * 1024
     ))?;
@@ -344,13 +465,16 @@ fn open(path: &str) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// An open write transaction on its own connection. Dropped without [`Tx::commit`], it rolls
-/// back.
+/// A write transaction: a savepoint in the writing connection's open group, holding the turn
+/// to write. Dropped without [`Tx::commit`], it rolls back.
 #[derive(Debug)]
 pub(crate) struct Tx {
     pool: Pool,
     /// `None` only if a statement's blocking retry was lost (its thread panicked).
     conn: Option<Conn>,
+    /// Whether the savepoint `tx` is open (to roll back when dropped).
+    savepoint: bool,
+    _turn: Option<OwnedSemaphorePermit>,
 }
 
 impl Tx {
@@ -358,26 +482,36 @@ impl Tx {
         run_held(&mut self.conn, query, op).await
     }
 
+    /// Releases the savepoint into the group, gives up the turn (the transactions queued behind
+    /// it join the group) and waits for the group's commit.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
-        self.run(crate::sql::query("COMMIT"), Op::Execute).await?;
-        self.pool.committed();
-        Ok(())
+        self.run(crate::sql::query("RELEASE tx"), Op::Execute).await?;
+        self.savepoint = false;
+        let conn = self.conn.take().ok_or(StoreError::Closed)?;
+        let (member, committed) = oneshot::channel();
+        let first = {
+            let mut writer = self.pool.writer();
+            writer.conn = Some(conn);
+            writer.waiting.push(member);
+            writer.waiting.len() == 1
+        };
+        self._turn = None;
+        if first {
+            tokio::spawn(self.pool.clone().commit_group());
+        }
+        committed.await.unwrap_or(Err(StoreError::Closed))
     }
 
-    pub(crate) async fn rollback(mut self) -> Result<(), StoreError> {
-        self.run(crate::sql::query("ROLLBACK"), Op::Execute)
-            .await
-            .map(drop)
+    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
+        drop(self);
+        Ok(())
     }
 }
 
 impl Drop for Tx {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            if !conn.db.is_autocommit() {
-                let _ = conn.db.execute_batch("ROLLBACK");
-            }
-            self.pool.give_back(conn);
+            self.pool.release_writer(conn, self.savepoint);
         }
     }
 }
@@ -535,8 +669,13 @@ pub(crate) async fn fetch_optional(pool: &Pool, query: Query<'_>) -> Result<Opti
         .map(|d| d.rows().into_iter().next())
 }
 
+/// A statement on its own that may write: it takes its turn like any transaction (and joins
+/// the group commit), so it never meets the group's write lock.
 pub(crate) async fn execute(pool: &Pool, query: Query<'_>) -> Result<u64, StoreError> {
-    pool.run(query, Op::Execute).await.map(Done::count)
+    let mut tx = pool.begin().await?;
+    let n = tx.run(query, Op::Execute).await.map(Done::count)?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 pub(crate) async fn fetch_all_read(read: &mut Read, query: Query<'_>) -> Result<Vec<Row>, StoreError> {

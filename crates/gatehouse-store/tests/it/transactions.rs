@@ -10,6 +10,7 @@ use crate::on_both_backends;
 on_both_backends!(
     a_dropped_transaction_leaves_nothing_behind,
     concurrent_writers_all_succeed,
+    writers_that_share_a_commit_keep_only_what_each_committed,
     a_failed_statement_does_not_commit_its_companions,
     a_read_snapshot_reads_one_state_and_never_holds_a_writer_up,
 );
@@ -62,6 +63,63 @@ async fn concurrent_writers_all_succeed(store: Store) {
     }
     assert_eq!(store.users().count().await.unwrap(), 16);
     assert_eq!(store.log().count().await.unwrap(), 16);
+}
+
+/// On SQLite, transactions queued behind one another share one commit (group commit): each
+/// still keeps or loses its own writes, and its `commit` returns once they are durable and
+/// visible to every reader.
+async fn writers_that_share_a_commit_keep_only_what_each_committed(store: Store) {
+    let writers: Vec<_> = (0..24_i64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let u = user(&format!("user{i:02}"));
+                let mut tx = store.begin().await.unwrap();
+                tx.users().insert(&u).await.unwrap();
+                // Hold the turn across an await, so that the others queue behind this one and
+                // join its group.
+                tokio::task::yield_now().await;
+                tx.log()
+                    .append(&event(event_types::USER_CREATE, i).user(u.id))
+                    .await
+                    .unwrap();
+                match i % 3 {
+                    0 => {
+                        tx.commit().await.unwrap();
+                        assert!(
+                            store.users().get(u.id).await.unwrap().is_some(),
+                            "user{i:02} committed"
+                        );
+                    }
+                    1 => drop(tx),
+                    _ => {
+                        // A failing statement, then the transaction is abandoned.
+                        assert!(tx.users().insert(&user(&format!("USER{i:02}"))).await.is_err());
+                        tx.rollback().await.unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut logins: Vec<String> = store
+        .users()
+        .list(
+            &gatehouse_store::UserFilter::default(),
+            &gatehouse_store::PageRequest::first(50),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|u| u.login.as_str().to_owned())
+        .collect();
+    logins.sort();
+    let expected: Vec<String> = (0..24).step_by(3).map(|i| format!("user{i:02}")).collect();
+    assert_eq!(logins, expected);
+    assert_eq!(store.log().count().await.unwrap(), 8);
 }
 
 async fn a_failed_statement_does_not_commit_its_companions(store: Store) {
