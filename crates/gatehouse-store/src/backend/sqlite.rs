@@ -308,11 +308,14 @@ impl Pool {
         let (conn, in_group) = {
             let mut writer = self.writer();
             let conn = writer.conn.take();
-            if conn.is_none() && writer.open {
-                // The connection was lost with its group (a blocking retry's thread died).
+            let live = conn.as_ref().is_some_and(|c| !c.db.is_autocommit());
+            if writer.open && !live {
+                // The group's transaction is gone: its connection was lost (a blocking retry's
+                // thread died), or SQLite rolled it back after an I/O error. Its members'
+                // writes went with it; they must not be told otherwise.
                 writer.open = false;
                 for member in writer.waiting.drain(..) {
-                    let _ = member.send(Err(StoreError::Closed));
+                    let _ = member.send(Err(StoreError::Busy));
                 }
             }
             (conn, writer.open)
