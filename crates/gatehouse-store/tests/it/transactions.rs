@@ -11,6 +11,7 @@ on_both_backends!(
     a_dropped_transaction_leaves_nothing_behind,
     concurrent_writers_all_succeed,
     writers_that_share_a_commit_keep_only_what_each_committed,
+    a_request_abandoned_while_its_commit_waits_strands_no_one,
     a_failed_statement_does_not_commit_its_companions,
     a_read_snapshot_reads_one_state_and_never_holds_a_writer_up,
 );
@@ -120,6 +121,42 @@ async fn writers_that_share_a_commit_keep_only_what_each_committed(store: Store)
     let expected: Vec<String> = (0..24).step_by(3).map(|i| format!("user{i:02}")).collect();
     assert_eq!(logins, expected);
     assert_eq!(store.log().count().await.unwrap(), 8);
+}
+
+/// A request whose client went away is dropped at its next await; if that is while its commit
+/// waits (for its group, on SQLite), its writes still commit and the writers after it go on.
+async fn a_request_abandoned_while_its_commit_waits_strands_no_one(store: Store) {
+    let alice = user("alice");
+    let (committing, reached) = tokio::sync::oneshot::channel();
+    let abandoned = {
+        let store = store.clone();
+        let alice = alice.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.users().insert(&alice).await.unwrap();
+            committing.send(()).unwrap();
+            tx.commit().await.unwrap();
+        })
+    };
+    reached.await.unwrap();
+    abandoned.abort();
+    let _ = abandoned.await;
+
+    let bob = user("bob");
+    let mut tx = tokio::time::timeout(std::time::Duration::from_secs(2), store.begin())
+        .await
+        .expect("the next writer gets its turn")
+        .unwrap();
+    tx.users().insert(&bob).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(2), tx.commit())
+        .await
+        .expect("the next commit is not stranded")
+        .unwrap();
+    assert!(store.users().get(bob.id).await.unwrap().is_some());
+    assert!(
+        store.users().get(alice.id).await.unwrap().is_some(),
+        "the abandoned request's commit went on"
+    );
 }
 
 async fn a_failed_statement_does_not_commit_its_companions(store: Store) {
