@@ -5,6 +5,10 @@
 //! freed 19 MiB block, and peak RSS under load grew with the number of threads, not of hashes.
 //! Each pool thread keeps and reuses its argon2 working memory (`gatehouse_crypto::password`), so
 //! the hash memory is exactly `threads × m` and is never handed back and forth to the allocator.
+//!
+//! A hash whose work is at most [`INLINE_WORK`] (tens of microseconds: parameters far below any
+//! production setting, as tests and benchmarks of everything-but-the-hash use) runs on the
+//! calling thread: handing it to the pool and back would cost more than the hash.
 
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -20,6 +24,15 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 pub struct Passwords {
     hasher: Arc<PasswordHasher>,
     queue: mpsc::Sender<Job>,
+}
+
+/// The most work ([`PasswordParams::work`], KiB × passes × lanes) a hash may take to run on the
+/// async thread that asks for it: 64 is about 30 µs, OWASP's default 38,912.
+pub const INLINE_WORK: u64 = 64;
+
+/// Whether a hash with `params` runs on the calling thread.
+fn inline(params: &PasswordParams) -> bool {
+    params.work() <= INLINE_WORK
 }
 
 /// Passwords shorter than this are refused.
@@ -77,19 +90,30 @@ impl Passwords {
 
     /// Hashes `password` into a PHC string.
     pub async fn hash(&self, password: String) -> Result<String, ServerError> {
+        if inline(&self.hasher.params()) {
+            return self.hasher.hash(&password).map_err(ServerError::Crypto);
+        }
         let hasher = Arc::clone(&self.hasher);
         self.run(move || hasher.hash(&password).map_err(ServerError::Crypto))
             .await?
     }
 
-    /// Whether `password` matches the PHC string `phc`.
+    /// Whether `password` matches the PHC string `phc` (inline when the parameters it was
+    /// hashed with are cheap, or when it is not a hash at all: that answers at once).
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, ServerError> {
+        if PasswordParams::of_phc(&phc).is_none_or(|p| inline(&p)) {
+            return Ok(self.hasher.verify(&password, &phc));
+        }
         let hasher = Arc::clone(&self.hasher);
         self.run(move || hasher.verify(&password, &phc)).await
     }
 
     /// Spends the time of one verification and answers `false`: for logins that do not exist.
+    /// Inline exactly when a verification of a fresh hash would be, so timing tells nothing.
     pub async fn verify_unknown(&self, password: String) -> Result<bool, ServerError> {
+        if inline(&self.hasher.params()) {
+            return Ok(self.hasher.verify_unknown(&password));
+        }
         let hasher = Arc::clone(&self.hasher);
         self.run(move || hasher.verify_unknown(&password)).await
     }
@@ -105,5 +129,67 @@ impl Passwords {
             }))
             .map_err(|_| ServerError::Shutdown)?;
         answer.await.map_err(|_| ServerError::Shutdown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(memory_kib: u32) -> PasswordParams {
+        PasswordParams {
+            memory_kib,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    /// The pool's threads are named `gatehouse-argon2-N`; an inline hash runs on the caller's.
+    fn on_pool() -> bool {
+        std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("gatehouse-argon2-"))
+    }
+
+    #[tokio::test]
+    async fn cheap_hashes_run_inline_and_costly_ones_on_the_pool_with_the_same_answers() {
+        let cheap = Passwords::new(params(8), 1).unwrap();
+        let costly = Passwords::new(params(256), 1).unwrap();
+        let cheap_phc = cheap.hash("correct-horse".to_owned()).await.unwrap();
+        let costly_phc = costly.hash("correct-horse".to_owned()).await.unwrap();
+        // Either hasher verifies either hash, on the path the hash's own parameters choose.
+        for p in [&cheap, &costly] {
+            assert!(
+                p.verify("correct-horse".to_owned(), cheap_phc.clone())
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !p.verify("correct-horsE".to_owned(), cheap_phc.clone())
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                p.verify("correct-horse".to_owned(), costly_phc.clone())
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !p.verify("correct-horsE".to_owned(), costly_phc.clone())
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !p.verify("correct-horse".to_owned(), "garbage".to_owned())
+                    .await
+                    .unwrap()
+            );
+            assert!(!p.verify_unknown("correct-horse".to_owned()).await.unwrap());
+        }
+        // The first ran here, the second on the pool.
+        assert!(inline(&PasswordParams::of_phc(&cheap_phc).unwrap()));
+        assert!(!inline(&PasswordParams::of_phc(&costly_phc).unwrap()));
+        assert!(!inline(&PasswordParams::default()));
+        assert!(costly.run(on_pool).await.unwrap() && !on_pool());
     }
 }
