@@ -15,7 +15,8 @@
 //!
 //! Writes share commits (group commit). SQLite has one writer at a time, so transactions take
 //! turns ([`Shared::turn`]) on one writing connection. Each runs inside a savepoint of a
-//! transaction the group keeps open; its commit releases the savepoint and waits while the
+//! transaction the group keeps open (the first, which begins that transaction, needs none);
+//! its commit releases the savepoint and waits while the
 //! transactions queued behind it run, then one `COMMIT` makes the whole group durable and
 //! answers every member (see [`Pool::begin`], [`Tx::commit`]). Pages that several of them
 //! change — the system log's last page, a table's newest leaf, page 1 — reach the WAL once per
@@ -330,17 +331,21 @@ impl Pool {
             savepoint: false,
             _turn: Some(turn),
         };
-        if !in_group {
+        if in_group {
+            tx.run(crate::sql::query("SAVEPOINT tx"), Op::Execute).await?;
+            tx.savepoint = true;
+        } else {
+            // The group's first member needs no savepoint: until it commits, the group holds
+            // its writes alone, and rolling it back rolls back the group.
             tx.run(crate::sql::query("BEGIN IMMEDIATE"), Op::Execute).await?;
             self.writer().open = true;
         }
-        tx.run(crate::sql::query("SAVEPOINT tx"), Op::Execute).await?;
-        tx.savepoint = true;
         Ok(tx)
     }
 
     /// Hands the writing connection back after a transaction that did not commit: its
-    /// savepoint (if open) rolled back, and the group with it when no one waits on the group.
+    /// savepoint (if it has one) rolled back, and the group with it when no one waits on the
+    /// group (always so for the group's first member, which has no savepoint).
     /// If the savepoint cannot be rolled back, the whole group is, and its members are told.
     fn release_writer(&self, conn: Conn, savepoint: bool) {
         let undone = !savepoint || conn.db.execute_batch("ROLLBACK TO tx; RELEASE tx").is_ok();
@@ -397,14 +402,14 @@ impl Pool {
         }
     }
 
-    /// Opens a read snapshot: `BEGIN` (deferred) takes no lock; the first read starts the read
-    /// transaction every later read of the snapshot shares.
+    /// Opens a read snapshot on a connection of its own. Its first read begins the read
+    /// transaction every later read of the snapshot shares; a snapshot that reads nothing
+    /// costs no statement.
     pub(crate) fn read(&self) -> Result<Read, StoreError> {
-        let mut conn = self.take()?;
-        run(&mut conn, &crate::sql::query("BEGIN"), Op::Execute)?;
         Ok(Read {
             pool: self.clone(),
-            conn: Some(conn),
+            conn: Some(self.take()?),
+            begun: false,
         })
     }
 
@@ -484,7 +489,8 @@ pub(crate) struct Tx {
     pool: Pool,
     /// `None` only if a statement's blocking retry was lost (its thread panicked).
     conn: Option<Conn>,
-    /// Whether the savepoint `tx` is open (to roll back when dropped).
+    /// Whether the savepoint `tx` is open (to release at commit, roll back when dropped). The
+    /// group's first member has none.
     savepoint: bool,
     _turn: Option<OwnedSemaphorePermit>,
 }
@@ -497,8 +503,10 @@ impl Tx {
     /// Releases the savepoint into the group, gives up the turn (the transactions queued behind
     /// it join the group) and waits for the group's commit.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
-        self.run(crate::sql::query("RELEASE tx"), Op::Execute).await?;
-        self.savepoint = false;
+        if self.savepoint {
+            self.run(crate::sql::query("RELEASE tx"), Op::Execute).await?;
+            self.savepoint = false;
+        }
         let conn = self.conn.take().ok_or(StoreError::Closed)?;
         let (member, committed) = oneshot::channel();
         let first = {
@@ -536,10 +544,18 @@ pub(crate) struct Read {
     pool: Pool,
     /// `None` only if a statement's blocking retry was lost (its thread panicked).
     conn: Option<Conn>,
+    /// Whether `BEGIN` ran (at the first read).
+    begun: bool,
 }
 
 impl Read {
     async fn run(&mut self, query: Query<'_>, op: Op) -> Result<Done, StoreError> {
+        if !self.begun
+            && let Some(conn) = self.conn.as_mut()
+        {
+            run(conn, &crate::sql::query("BEGIN"), Op::Execute)?;
+            self.begun = true;
+        }
         run_held(&mut self.conn, query, op).await
     }
 }
