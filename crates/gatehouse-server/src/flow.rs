@@ -352,11 +352,13 @@ fn parse_flow_id(text: &str) -> Result<FlowId, ApiError> {
 }
 
 /// Loads a flow: 404 when unknown, 410 (with the expired state) when expired.
+/// Reads flow `id` in `snapshot`: its row and state, or the `410` of an expired flow.
 async fn load(
     state: &AppState,
+    snapshot: &mut gatehouse_store::Read,
     id: FlowId,
 ) -> Result<Result<(gatehouse_core::model::Flow, FlowData), Response>, ApiError> {
-    let Some(flow) = state.store().flows().get(id).await? else {
+    let Some(flow) = snapshot.flows().get(id).await? else {
         return Err(ApiError::not_found("flow"));
     };
     if flow.is_expired(state.now()) {
@@ -460,7 +462,7 @@ fn check_limits(state: &AppState, peer: IpAddr, body: &Value, data: &FlowData) -
 
 async fn get_flow(State(state): State<AppState>, Path(flow_id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_flow_id(&flow_id)?;
-    let (_, data) = match load(&state, id).await? {
+    let (_, data) = match load(&state, &mut state.store().read()?, id).await? {
         Ok(loaded) => loaded,
         Err(expired) => return Ok(expired),
     };
@@ -504,11 +506,16 @@ async fn post_step(
     if !body.is_object() {
         return Err(ApiError::invalid_json("the body must be a JSON object"));
     }
-    let mut loaded = Some(load(&state, id).await?);
+    // Each attempt reads the flow and what the step needs in one snapshot.
+    let mut snapshot = state.store().read()?;
+    let mut loaded = Some((load(&state, &mut snapshot, id).await?, snapshot));
     for attempt in 0..3 {
-        let current = match loaded.take() {
+        let (current, snapshot) = match loaded.take() {
             Some(first) => first,
-            None => load(&state, id).await?,
+            None => {
+                let mut snapshot = state.store().read()?;
+                (load(&state, &mut snapshot, id).await?, snapshot)
+            }
         };
         let (flow, mut data) = match current {
             Ok(current) => current,
@@ -530,11 +537,12 @@ async fn post_step(
             return Ok(answer(StatusCode::OK, body, None));
         }
         let policies = state.policies().await?;
-        let mut work = match steps::apply(&state, id, &mut data, &policies, &remediation, &body).await {
-            Ok(work) => work,
-            Err(steps::StepError::BadJson(message)) => return Err(ApiError::invalid_json(message)),
-            Err(steps::StepError::Server(e)) => return Err(e.into()),
-        };
+        let mut work =
+            match steps::apply(&state, snapshot, id, &mut data, &policies, &remediation, &body).await {
+                Ok(work) => work,
+                Err(steps::StepError::BadJson(message)) => return Err(ApiError::invalid_json(message)),
+                Err(steps::StepError::Server(e)) => return Err(e.into()),
+            };
         let failed_attempt = work
             .effects
             .iter()

@@ -132,6 +132,7 @@ struct SelectBody {
 /// the sign-in on.
 pub async fn apply(
     state: &AppState,
+    mut snapshot: gatehouse_store::Read,
     id: FlowId,
     data: &mut FlowData,
     policies: &PolicySet,
@@ -140,19 +141,22 @@ pub async fn apply(
 ) -> Result<Work, StepError> {
     let now = state.now();
     let mut work = Work {
-        subject: Subject::load(&mut state.store().read()?, state, data).await?,
+        subject: Subject::load(&mut snapshot, state, data).await?,
         ..Work::default()
     };
+    // `identify` reads the user it finds in the same snapshot; every other step is done
+    // reading (and must not hold a connection while it waits, for a hash say).
+    let mut snapshot = matches!(name, "identify" | "identify-password").then_some(snapshot);
     data.messages.clear();
     let rule = engine::session_rule(policies, data, &work.subject);
     let advanced = match (name, &data.pending) {
         ("identify", Pending::Identify) if rule.flow == SignInFlow::IdentifierFirst => {
             let body: IdentifyBody = parse(body)?;
-            identify(state, id, data, &mut work, &body, now).await?
+            identify(state, snapshot.take(), id, data, &mut work, &body, now).await?
         }
         ("identify-password", Pending::Identify) if rule.flow == SignInFlow::PasswordFirst => {
             let body: IdentifyBody = parse(body)?;
-            let advanced = identify(state, id, data, &mut work, &body, now).await?;
+            let advanced = identify(state, snapshot.take(), id, data, &mut work, &body, now).await?;
             if advanced {
                 let password = body.password.unwrap_or_default();
                 verify_password(state, id, data, &mut work, password, now).await?
@@ -394,6 +398,7 @@ fn cancel(state: &AppState, data: &mut FlowData, work: &mut Work, now: Timestamp
 
 async fn identify(
     state: &AppState,
+    snapshot: Option<gatehouse_store::Read>,
     id: FlowId,
     data: &mut FlowData,
     work: &mut Work,
@@ -406,8 +411,11 @@ async fn identify(
             .push(Message::error("invalid_login", "Enter your username."));
         return Ok(false);
     }
-    // One snapshot for the user, their subject and their risk.
-    let mut snapshot = state.store().read()?;
+    // One snapshot for the user, their subject and their risk (the step's, when it has one).
+    let mut snapshot = match snapshot {
+        Some(snapshot) => snapshot,
+        None => state.store().read()?,
+    };
     let found = snapshot.users().by_login(login).await?;
     let read = found.clone();
     let usable = match found {
