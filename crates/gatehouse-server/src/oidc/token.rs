@@ -485,7 +485,9 @@ async fn authorization_code(
         scope: &grant.scope,
         access: &access,
     };
-    let family_id = random::token::<16>();
+    // Time-ordered (UUIDv7): a new family's entry in the family index goes next to the last
+    // one's, not on a random page (it is no secret: never shown outside the database).
+    let family_id = uuid::Uuid::now_v7().simple().to_string();
     let refresh = if wants_refresh(&issue) {
         Some(refresh_row(&issue, &family_id, now)?)
     } else {
