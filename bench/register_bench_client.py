@@ -8,9 +8,13 @@ scope. The admin API (`POST /api/v1/apps`, DESIGN.md section 10) is the proper w
 available this script writes the same records the demo seeding writes (`crates/gatehouse-server/
 src/demo.rs`): the application, with the `dashboard` app's sign-in policy and group assignments,
 and one access rule `bench-any-scope`. Run it while no server uses the database (the server caches
-its clients); it does nothing when `bench` already exists.
+its clients and policies); it does nothing when `bench` already exists.
 
-Usage: register_bench_client.py DATABASE_FILE
+With `--password-first` it also makes the organisation's sign-in `password_first` (every rule of
+the global session policy): login and password in one step, the shape of the peer's login form,
+instead of the demo's `identifier_first` (login, then the password).
+
+Usage: register_bench_client.py [--password-first] DATABASE_FILE
 """
 
 import hashlib
@@ -80,7 +84,31 @@ def main(path):
     print(f"{CLIENT_ID}: registered (secret {SECRET}, redirect {REDIRECT})")
 
 
+def password_first(path):
+    db = sqlite3.connect(path, timeout=10)
+    with db:
+        rules = db.execute(
+            "SELECT r.id, r.body FROM policy_rules r JOIN policies p ON p.id = r.policy_id "
+            "WHERE p.kind = 'global_session'"
+        ).fetchall()
+        if not rules:
+            sys.exit(f"{path}: no global session policy rule to change")
+        for rule_id, body in rules:
+            rule = json.loads(body)
+            rule["flow"] = "password_first"
+            db.execute(
+                "UPDATE policy_rules SET body = ? WHERE id = ?",
+                (json.dumps(rule, sort_keys=True, separators=(",", ":")), rule_id),
+            )
+    print(f"global session policy: password_first ({len(rules)} rule(s))")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    first = "--password-first" in args
+    args = [a for a in args if a != "--password-first"]
+    if len(args) != 1:
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(args[0])
+    if first:
+        password_first(args[0])

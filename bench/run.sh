@@ -8,8 +8,11 @@
 #     so that "everything but the hash" can be measured next to the real thing.
 #  2. Runs the driver against Gatehouse, which it spawns per run pinned to one core (the same
 #     placement run-peer.sh uses for the peer: provider on core 1, driver on core 0):
-#       gatehouse-default  authcode, cc, refresh   cheap hash
-#       gatehouse-argon2id authcode                OWASP argon2id
+#       gatehouse-default         authcode, cc, refresh   cheap hash
+#       gatehouse-password-first  authcode                cheap hash, password_first sign-in
+#                                                         (login and password in one step, as
+#                                                         the peer's login form)
+#       gatehouse-argon2id        authcode                OWASP argon2id
 #  3. Runs ../shared/bench/run-peer.sh (the peer's three configurations).
 # Results: bench/results/*.json|md (and the peer's in ../shared/bench/results).
 #
@@ -42,7 +45,8 @@ serve_cmd() {
     "--password-memory-kib $2 --password-iterations $3"
 }
 
-# seed NAME MEMORY_KIB ITERATIONS: a fresh demo database with the bench client in $work/NAME.
+# seed NAME MEMORY_KIB ITERATIONS [--password-first]: a fresh demo database with the bench
+# client in $work/NAME.
 seed() {
   local dir=$work/$1
   rm -rf "$dir"; mkdir -p "$dir"
@@ -55,7 +59,8 @@ seed() {
   done
   curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$dir/seed.log" >&2; kill "$pid"; exit 1; }
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  python3 bench/register_bench_client.py "$dir/gatehouse.db"
+  # shellcheck disable=SC2086
+  python3 bench/register_bench_client.py ${4:-} "$dir/gatehouse.db"
 }
 
 # bench LABEL DBNAME MEMORY_KIB ITERATIONS [driver options…]
@@ -74,8 +79,10 @@ bench() {
 }
 
 seed cheap 8 1
+seed pwfirst 8 1 --password-first
 seed owasp 19456 2
 bench gatehouse-default cheap 8 1 --scenarios authcode,cc,refresh
+GATEHOUSE_BENCH_FLOW=password_first bench gatehouse-password-first pwfirst 8 1 --scenarios authcode
 bench gatehouse-argon2id owasp 19456 2 --scenarios authcode
 
 if [ "${SKIP_PEER:-0}" != 1 ]; then
@@ -83,7 +90,9 @@ if [ "${SKIP_PEER:-0}" != 1 ]; then
 fi
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -m), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-  cat "$out"/gatehouse-*.md
-  [ "${SKIP_PEER:-0}" = 1 ] || cat "$BENCH_DIR"/results/peer-*.md
+  for f in "$out"/gatehouse-*.md; do echo; echo "## $(basename "$f" .md)"; cat "$f"; done
+  if [ "${SKIP_PEER:-0}" != 1 ]; then
+    for f in "$BENCH_DIR"/results/peer-*.md; do echo; echo "## $(basename "$f" .md)"; cat "$f"; done
+  fi
 } >"$out/summary.md"
 echo "bench: summary in bench/results/summary.md"

@@ -16,6 +16,10 @@ const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/
 // made (`seed-0000000` …, password GATEHOUSE_BENCH_PASSWORD, default `seed-password-123`)
 // instead of the driver's --username, so that a large directory is read all over, not one row.
 const SEEDED = Number(process.env.GATEHOUSE_BENCH_USERS ?? 0);
+// GATEHOUSE_BENCH_FLOW=password_first: the organisation's sign-in is `password_first` (bench/
+// register_bench_client.py --password-first), so the first step sends login and password
+// together (`identify-password`), as the peer's login form does; otherwise `identify` first.
+const PASSWORD_FIRST = process.env.GATEHOUSE_BENCH_FLOW === 'password_first';
 const SEEDED_PASSWORD = process.env.GATEHOUSE_BENCH_PASSWORD ?? 'seed-password-123';
 
 function who(username, password) {
@@ -43,7 +47,9 @@ export default {
     const api = new URL(`/api/v1/flows/${m[1]}`, location).href;
 
     let state = null;
-    let next = { name: 'identify', body: { login: username } };
+    let next = PASSWORD_FIRST
+      ? { name: 'identify-password', body: { login: username, password } }
+      : { name: 'identify', body: { login: username } };
     for (let step = 0; step < 6; step += 1) {
       const res = await ua.request('POST', `${api}/${next.name}`, { headers: JSON_HEADERS, body: JSON.stringify(next.body) });
       if (res.status !== 200) throw fail(next.name, res);
