@@ -15,7 +15,9 @@
 //! - `webauthn`: WebAuthn ceremonies (passkey sign-in, challenges, enrollment).
 //! - `page`: the sign-in page and its script.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Json;
 use axum::Router;
@@ -53,7 +55,14 @@ pub struct FlowState {
     pub failures: crate::risk::FailureWindow,
     /// The trusted WebAuthn attestation roots, when any are configured.
     pub attestation_cas: Option<webauthn_rs_core::proto::AttestationCaList>,
+    /// The state of flows in progress as this server last committed them, by version, so that
+    /// the next step reads the flow's version instead of parsing its state again.
+    parsed: Mutex<HashMap<FlowId, (i64, Arc<FlowData>)>>,
 }
+
+/// At most this many flows' states are kept parsed (each a few KiB); past it the memory is
+/// emptied and refilled by the flows that go on.
+const PARSED_FLOWS: usize = 1024;
 
 impl FlowState {
     pub fn new(config: &Config) -> Result<Self, ServerError> {
@@ -62,11 +71,39 @@ impl FlowState {
             limits: crate::limits::RateLimits::new(config.rate_limits),
             failures: crate::risk::FailureWindow::default(),
             attestation_cas: webauthn::attestation_roots(&config.webauthn_attestation_cas)?,
+            parsed: Mutex::default(),
         })
     }
 
     pub fn delivery(&self) -> &delivery::Delivery {
         &self.delivery
+    }
+
+    /// Remembers `data` as flow `id`'s state at `version`, just committed; a flow that ended is
+    /// forgotten (nothing steps it on).
+    pub fn remember(&self, id: FlowId, version: i64, data: &FlowData) {
+        let kept = (data.status == Status::InProgress).then(|| Arc::new(data.clone()));
+        let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
+        match kept {
+            Some(data) => {
+                if parsed.len() >= PARSED_FLOWS {
+                    parsed.clear();
+                }
+                parsed.insert(id, (version, data));
+            }
+            None => {
+                parsed.remove(&id);
+            }
+        }
+    }
+
+    /// The state this server last committed for flow `id`, with its version.
+    fn remembered(&self, id: FlowId) -> Option<(i64, Arc<FlowData>)> {
+        self.parsed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
     }
 }
 
@@ -358,11 +395,18 @@ async fn load(
     snapshot: &mut gatehouse_store::Read,
     id: FlowId,
 ) -> Result<Result<(gatehouse_core::model::Flow, FlowData), Response>, ApiError> {
-    let Some(flow) = snapshot.flows().get(id).await? else {
+    let remembered = state.flow().remembered(id);
+    let known = remembered.as_ref().map_or(-1, |(version, _)| *version);
+    let Some(flow) = snapshot.flows().get_since(id, known).await? else {
         return Err(ApiError::not_found("flow"));
     };
     if flow.is_expired(state.now()) {
         return Ok(Err(answer(StatusCode::GONE, view::expired(id), None)));
+    }
+    if let Some((version, data)) = remembered
+        && version == flow.version
+    {
+        return Ok(Ok((flow, FlowData::clone(&data))));
     }
     let data: FlowData = serde_json::from_str(&flow.state).map_err(|e| {
         ApiError::from(ServerError::Corrupt {

@@ -76,8 +76,9 @@ pub async fn commit(
         expires_at: expiry(state, now),
         ..*flow
     };
-    tx.flows().update(&updated).await?;
+    let updated = tx.flows().update(&updated).await?;
     tx.commit().await?;
+    state.flow().remember(updated.id, updated.version, data);
     Ok(cookie)
 }
 
@@ -329,5 +330,6 @@ pub async fn insert(
     };
     tx.flows().insert(&flow).await?;
     tx.commit().await?;
+    state.flow().remember(id, flow.version, data);
     Ok(())
 }

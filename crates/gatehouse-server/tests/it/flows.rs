@@ -805,3 +805,66 @@ async fn housekeeping_deletes_flows_a_day_after_expiry_and_places_past_the_look_
     assert_eq!(places(&server).await, 0);
     server.stop().await;
 }
+
+/// A server keeps the state of the flows it stepped, by version, so as not to parse them again.
+/// A flow that another server (or anything else) changed since must be read as it is now.
+#[tokio::test]
+async fn a_flow_changed_elsewhere_is_read_as_it_is_now_not_as_this_server_left_it() {
+    let server = TestServer::demo().await;
+    let browser = Browser::new(&server);
+    let flow = browser.start_dashboard().await;
+    let id = gatehouse_core::model::FlowId::parse(&flow).unwrap();
+    let read = |server: &TestServer| {
+        let store = server.state.store().clone();
+        async move {
+            let mut snapshot = store.read().unwrap();
+            snapshot.flows().get(id).await.unwrap().unwrap()
+        }
+    };
+    let before_identify = read(&server).await;
+
+    let (_, state) = browser.post(&flow, "identify", json!({"login": "alice"})).await;
+    assert!(remediation(&state, "challenge-authenticator").is_some());
+    // This server now holds the state after identify. Another node puts the flow back to
+    // where it was before identify (a new version, as every write makes).
+    let now = read(&server).await;
+    let mut tx = server.state.store().begin().await.unwrap();
+    tx.flows()
+        .update(&gatehouse_core::model::Flow {
+            state: before_identify.state.clone(),
+            ..now
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let (status, state) = browser.state(&flow).await;
+    assert_eq!(status, 200);
+    assert!(
+        remediation(&state, "identify").is_some() && remediation(&state, "challenge-authenticator").is_none(),
+        "the flow as the other node left it: {state}"
+    );
+    // And a step answers that state: the password is not what it asks for now.
+    let (_, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "correct-horse-battery"}),
+        )
+        .await;
+    assert_ne!(state["status"], "success", "{state}");
+    let (_, state) = browser.post(&flow, "identify", json!({"login": "alice"})).await;
+    let (_, state) = match remediation(&state, "challenge-authenticator") {
+        Some(_) => {
+            browser
+                .post(
+                    &flow,
+                    "challenge-authenticator",
+                    json!({"password": "correct-horse-battery"}),
+                )
+                .await
+        }
+        None => panic!("identify again leads to the password: {state}"),
+    };
+    assert_eq!(state["status"], "success", "{state}");
+}

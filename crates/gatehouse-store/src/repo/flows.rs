@@ -45,6 +45,26 @@ impl<E: Exec> Flows<E> {
     }
 }
 
+impl<E: Exec> Flows<E> {
+    /// The flow as [`Flows::get`] reads it, but with an empty `state` when its version is
+    /// `known`: the caller already holds that version's state (a negative `known` matches none).
+    /// A flow's every change bumps its version, so an equal version is the same state.
+    pub async fn get_since(&mut self, id: FlowId, known: i64) -> Result<Option<Flow>, StoreError> {
+        let q = query(
+            "SELECT id, CASE WHEN version = $2 THEN '' ELSE state END AS state, version, created_at, \
+             updated_at, expires_at FROM flows WHERE id = $1",
+        )
+        .bind(id)
+        .bind(known);
+        self.ex
+            .fetch_optional(q)
+            .await?
+            .as_ref()
+            .map(flow_from_row)
+            .transpose()
+    }
+}
+
 impl Flows<InTx<'_>> {
     pub async fn insert(&mut self, flow: &Flow) -> Result<(), StoreError> {
         let q = query(
