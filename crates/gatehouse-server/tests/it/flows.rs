@@ -853,18 +853,18 @@ async fn a_flow_changed_elsewhere_is_read_as_it_is_now_not_as_this_server_left_i
         )
         .await;
     assert_ne!(state["status"], "success", "{state}");
+    // From there, identify and password sign alice in as usual.
     let (_, state) = browser.post(&flow, "identify", json!({"login": "alice"})).await;
-    let (_, state) = match remediation(&state, "challenge-authenticator") {
-        Some(_) => {
-            browser
-                .post(
-                    &flow,
-                    "challenge-authenticator",
-                    json!({"password": "correct-horse-battery"}),
-                )
-                .await
-        }
-        None => panic!("identify again leads to the password: {state}"),
-    };
+    assert!(
+        remediation(&state, "challenge-authenticator").is_some(),
+        "{state}"
+    );
+    let (_, state) = browser
+        .post(
+            &flow,
+            "challenge-authenticator",
+            json!({"password": "correct-horse-battery"}),
+        )
+        .await;
     assert_eq!(state["status"], "success", "{state}");
 }

@@ -33,19 +33,9 @@ impl<E: Exec> Flows<E> {
     /// The flow, expired or not: check [`Flow::is_expired`] (an expired flow answers 410, an
     /// unknown one 404).
     pub async fn get(&mut self, id: FlowId) -> Result<Option<Flow>, StoreError> {
-        let q =
-            query("SELECT id, state, version, created_at, updated_at, expires_at FROM flows WHERE id = $1")
-                .bind(id);
-        self.ex
-            .fetch_optional(q)
-            .await?
-            .as_ref()
-            .map(flow_from_row)
-            .transpose()
+        self.get_since(id, -1).await
     }
-}
 
-impl<E: Exec> Flows<E> {
     /// The flow as [`Flows::get`] reads it, but with an empty `state` when its version is
     /// `known`: the caller already holds that version's state (a negative `known` matches none).
     /// A flow's every change bumps its version, so an equal version is the same state.
