@@ -23,7 +23,7 @@ pub enum RefreshStatus {
     Revoked,
 }
 
-/// What the store keeps about a refresh token (stored under the token's SHA-256 digest).
+/// What the store keeps about a refresh token (its family's row, read through the token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRecord {
     pub family_id: String,

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::model::{Actor, EndReason, Outcome, UserId, event_types};
-use gatehouse_crypto::{Audience, JwtExpectations, SigningAlgorithm, digest};
+use gatehouse_crypto::{Audience, JwtExpectations, SigningAlgorithm};
 use gatehouse_oidc::introspect::{
     KnownToken, KnownTokenKind, RevocationDecision, introspection_response, parse_token_query,
     revocation_decision,
@@ -193,14 +193,15 @@ async fn identify(state: &AppState, token: &str) -> Result<Option<KnownToken>, S
             session_id: verified.str_claim("sid").map(str::to_owned),
         }));
     }
-    let Some(row) = state
-        .store()
-        .oauth()
-        .refresh_token(&digest::sha256_hex(token.as_bytes()))
-        .await?
-    else {
+    let row = match super::token::refresh_family_of(token) {
+        Some(family) => state.store().oauth().refresh_family(family).await?,
+        None => None,
+    };
+    let Some(row) = row else {
         return Ok(None);
     };
+    // A token of the family that is not its current one was rotated away: known, inactive.
+    let current = super::token::is_current_refresh_token(&row, token);
     let username = state
         .store()
         .users()
@@ -215,9 +216,9 @@ async fn identify(state: &AppState, token: &str) -> Result<Option<KnownToken>, S
         scope: ScopeSet::parse(&row.scope).unwrap_or_default(),
         subject: Some(row.user_id.to_string()),
         username,
-        issued_at: row.created_at,
+        issued_at: if current { row.issued_at } else { row.created_at },
         expires_at: row.expires_at,
-        revoked: row.status != "active",
+        revoked: !current || row.status != "active",
         audience: None,
         session_id: row.session_id.map(|s| s.to_string()),
     }))

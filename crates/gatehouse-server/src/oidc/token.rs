@@ -399,11 +399,42 @@ async fn sign_user_tokens(
     Ok((access, id_token, lifetime.as_secs()))
 }
 
-fn refresh_row(issue: &Issue<'_>, family_id: &str, now: Timestamp) -> Result<(String, RefreshRow), Failure> {
-    let token = random::token::<32>();
+/// The length of a refresh-token family's id, the first characters of each of its tokens.
+const FAMILY_ID_LEN: usize = 32;
+
+/// A new refresh-token family id: 32 lower-case hex characters, time-ordered (UUIDv7), so that
+/// a new family's row goes next to the last one's, not on a random page (it is no secret: it
+/// is only the half of a token that finds its row).
+fn new_family_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// A new token of `family_id` (the family's id, then 256 random bits) and its digest.
+fn new_refresh_token(family_id: &str) -> (String, String) {
+    let token = format!("{family_id}{}", random::token::<32>());
+    let digest = digest::sha256_hex(token.as_bytes());
+    (token, digest)
+}
+
+/// The family a presented refresh token names, if it has the shape of one of ours.
+pub(crate) fn refresh_family_of(token: &str) -> Option<&str> {
+    let family = token.get(..FAMILY_ID_LEN)?;
+    (token.len() > FAMILY_ID_LEN && family.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then_some(family)
+}
+
+/// Whether `token` is the current token of `family` (its digest compared in constant time).
+pub(crate) fn is_current_refresh_token(family: &RefreshRow, token: &str) -> bool {
+    digest::verify_sha256_hex(token.as_bytes(), &family.digest)
+}
+
+/// A new family's row and its first token.
+fn refresh_family(issue: &Issue<'_>, now: Timestamp) -> Result<(String, RefreshRow), Failure> {
+    let family_id = new_family_id();
+    let (token, digest) = new_refresh_token(&family_id);
     let row = RefreshRow {
-        digest: digest::sha256_hex(token.as_bytes()),
-        family_id: family_id.to_owned(),
+        family_id,
+        digest,
         client_id: issue.client.registration.client_id.clone(),
         user_id: issue.user.id,
         session_id: issue.session_id,
@@ -411,6 +442,7 @@ fn refresh_row(issue: &Issue<'_>, family_id: &str, now: Timestamp) -> Result<(St
         status: "active".to_owned(),
         grant: serde_json::to_value(issue.grant).map_err(|e| corrupt("grant", e))?,
         created_at: now,
+        issued_at: now,
         expires_at: at(now, issue.access.refresh_token_lifetime.duration()),
     };
     Ok((token, row))
@@ -485,11 +517,8 @@ async fn authorization_code(
         scope: &grant.scope,
         access: &access,
     };
-    // Time-ordered (UUIDv7): a new family's entry in the family index goes next to the last
-    // one's, not on a random page (it is no secret: never shown outside the database).
-    let family_id = uuid::Uuid::now_v7().simple().to_string();
     let refresh = if wants_refresh(&issue) {
-        Some(refresh_row(&issue, &family_id, now)?)
+        Some(refresh_family(&issue, now)?)
     } else {
         None
     };
@@ -497,12 +526,12 @@ async fn authorization_code(
     // redemption (a code lost to a race only wastes the signatures).
     let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
     let mut tx = state.store().begin().await?;
-    let family = refresh.as_ref().map(|_| family_id.as_str());
+    let family = refresh.as_ref().map(|(_, row)| row.family_id.as_str());
     if !tx.oauth().redeem_code(&digest, now, family).await? {
         return Err(invalid_grant("the authorization code was already used"));
     }
     if let Some((_, row)) = &refresh {
-        tx.oauth().insert_refresh_token(row).await?;
+        tx.oauth().insert_refresh_family(row).await?;
     }
     granted(&mut tx, client, &user, GrantType::AuthorizationCode, now).await?;
     tx.commit().await?;
@@ -524,9 +553,11 @@ async fn refresh(
     client_ip: IpAddr,
 ) -> Result<TokenResponse, Failure> {
     let now = state.now();
-    let digest = digest::sha256_hex(token.as_bytes());
     let mut read = state.store().read()?;
-    let row = read.oauth().refresh_token(&digest).await?;
+    let row = match refresh_family_of(token) {
+        Some(family) => read.oauth().refresh_family(family).await?,
+        None => None,
+    };
     let record = row
         .as_ref()
         .map(|r| -> Result<RefreshRecord, ServerError> {
@@ -534,9 +565,10 @@ async fn refresh(
                 family_id: r.family_id.clone(),
                 client_id: r.client_id.clone(),
                 scope: ScopeSet::parse(&r.scope).map_err(|e| corrupt("refresh token", e))?,
-                status: match r.status.as_str() {
-                    "active" => RefreshStatus::Active,
-                    "rotated" => RefreshStatus::Rotated,
+                // A token of the family that is not its current one was rotated away: a reuse.
+                status: match (r.status.as_str(), is_current_refresh_token(r, token)) {
+                    ("active", true) => RefreshStatus::Active,
+                    ("active", false) => RefreshStatus::Rotated,
                     _ => RefreshStatus::Revoked,
                 },
                 expires_at: r.expires_at,
@@ -598,18 +630,22 @@ async fn refresh(
         scope: &scope,
         access: &access,
     };
-    let (next, next_row) = refresh_row(&issue, &row.family_id, now)?;
+    let (next, next_digest) = new_refresh_token(&row.family_id);
+    let expires_at = at(now, access.refresh_token_lifetime.duration());
     // Signed before the rotation, so that the grant's event commits with it.
     let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
     let mut tx = state.store().begin().await?;
-    if !tx.oauth().rotate_refresh_token(&digest).await? {
+    let rotated = tx
+        .oauth()
+        .rotate_refresh_token(&row.family_id, &row.digest, &next_digest, now, expires_at)
+        .await?;
+    if !rotated {
         tx.oauth().revoke_family(&row.family_id).await?;
         tx.commit().await?;
         return Err(invalid_grant(
             "the refresh token was already used; every token of its family is now revoked",
         ));
     }
-    tx.oauth().insert_refresh_token(&next_row).await?;
     granted(&mut tx, client, &user, GrantType::RefreshToken, now).await?;
     tx.commit().await?;
     Ok(TokenResponse {

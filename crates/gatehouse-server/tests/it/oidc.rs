@@ -258,8 +258,24 @@ async fn code_flow_for_alice_on_the_dashboard(dialect: Dialect) {
         "the token may come in the form (RFC 6750 section 2.2)"
     );
 
-    // Refresh rotates; the rotated-out token revokes the whole family.
+    // A token that is none of ours is refused and harms nothing: the family lives on.
     let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let other_family = format!("{}{}", "0".repeat(32), &first[32..]);
+    for junk in ["", "not-a-refresh-token", &first[..32], &other_family] {
+        let (status, body) = token(
+            &server,
+            DASHBOARD,
+            &[("grant_type", "refresh_token"), ("refresh_token", junk)],
+        )
+        .await;
+        assert_eq!(status, 400, "{junk}: {body}");
+        assert!(
+            matches!(body["error"].as_str(), Some("invalid_grant" | "invalid_request")),
+            "{junk}: {body}"
+        );
+    }
+
+    // Refresh rotates; the rotated-out token revokes the whole family.
     let (status, rotated) = token(
         &server,
         DASHBOARD,
@@ -363,6 +379,45 @@ async fn finance_asks_alice_for_totp_and_the_id_token_says_so() {
     )
     .await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_forged_token_of_a_real_family_revokes_the_family() {
+    let server = TestServer::demo().await;
+    let browser = Browser::new(&server);
+    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
+    let code = code_of(&redirect, DASHBOARD, &server);
+    let (status, tokens) = exchange(&server, DASHBOARD, &code, VERIFIER).await;
+    assert_eq!(status, 200, "{tokens}");
+    let genuine = tokens["refresh_token"].as_str().unwrap();
+    // The family's id (the token's first 32 characters) with a secret it never had: whoever
+    // holds a token of the family without its current secret is treated as a thief.
+    let forged = format!("{}{}", &genuine[..32], "A".repeat(43));
+    let (status, body) = token(
+        &server,
+        DASHBOARD,
+        &[("grant_type", "refresh_token"), ("refresh_token", &forged)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert_eq!(introspect(&server, DASHBOARD, &forged).await["active"], false);
+    let (status, body) = token(
+        &server,
+        DASHBOARD,
+        &[("grant_type", "refresh_token"), ("refresh_token", genuine)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the family was revoked: {body}"
+    );
+    assert_eq!(introspect(&server, DASHBOARD, genuine).await["active"], false);
     server.stop().await;
 }
 

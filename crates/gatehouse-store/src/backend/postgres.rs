@@ -80,6 +80,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0011_quieter_flow_and_session_indexes.sql",
         sql: include_str!("../../migrations/postgres/0011_quieter_flow_and_session_indexes.sql"),
     },
+    MigrationFile {
+        version: 12,
+        description: "refresh families",
+        file: "0012_refresh_families.sql",
+        sql: include_str!("../../migrations/postgres/0012_refresh_families.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {

@@ -113,6 +113,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0011_quieter_flow_and_session_indexes.sql",
         sql: include_str!("../../migrations/sqlite/0011_quieter_flow_and_session_indexes.sql"),
     },
+    MigrationFile {
+        version: 12,
+        description: "refresh families",
+        file: "0012_refresh_families.sql",
+        sql: include_str!("../../migrations/sqlite/0012_refresh_families.sql"),
+    },
 ];
 
 /// How long a statement that found the database locked by another process waits for it, and

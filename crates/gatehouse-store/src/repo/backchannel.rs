@@ -123,7 +123,7 @@ impl BackchannelLogouts<InTx<'_>> {
             "SELECT DISTINCT a.client_id, a.backchannel_logout_uri FROM applications a \
              WHERE a.backchannel_logout_uri IS NOT NULL AND a.client_id IN ( \
              SELECT client_id FROM oauth_codes WHERE session_id = $1 \
-             UNION SELECT client_id FROM oauth_refresh_tokens WHERE session_id = $1) ORDER BY a.client_id",
+             UNION SELECT client_id FROM oauth_refresh_families WHERE session_id = $1) ORDER BY a.client_id",
         )
         .bind(session);
         let targets = self.ex.fetch_all(q).await?;

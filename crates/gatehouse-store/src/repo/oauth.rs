@@ -1,8 +1,9 @@
-//! The OpenID Connect provider's records: authorization codes (`oauth_codes`), refresh tokens
-//! (`oauth_refresh_tokens`), signing keys (`signing_keys`) and revoked access tokens
-//! (`revoked_tokens`). Codes and refresh tokens are stored under the SHA-256 digest of the value
-//! handed out; single use and rotation are atomic switches (`UPDATE … WHERE <still unused>`), so
-//! of two nodes redeeming the same code or token at once exactly one wins.
+//! The OpenID Connect provider's records: authorization codes (`oauth_codes`), refresh-token
+//! families (`oauth_refresh_families`), signing keys (`signing_keys`) and revoked access tokens
+//! (`revoked_tokens`). A code is stored under the SHA-256 digest of the value handed out; a
+//! refresh-token family, one per sign-in, under its id, with the digest of its current token.
+//! Single use and rotation are atomic switches (`UPDATE … WHERE <still unused>`), so of two nodes
+//! redeeming the same code or token at once exactly one wins.
 
 use gatehouse_core::model::{SessionId, UserId};
 use jiff::Timestamp;
@@ -28,20 +29,25 @@ pub struct CodeRow {
     pub family_id: Option<String>,
 }
 
-/// A refresh token.
+/// A refresh-token family: the chain of tokens one sign-in's refreshes rotate through, of which
+/// only the current one is stored (as its digest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshRow {
-    /// SHA-256 (hex) of the token.
-    pub digest: String,
     pub family_id: String,
+    /// SHA-256 (hex) of the family's current token.
+    pub digest: String,
     pub client_id: String,
     pub user_id: UserId,
     pub session_id: Option<SessionId>,
     pub scope: String,
-    /// `active`, `rotated` or `revoked`.
+    /// `active` or `revoked`.
     pub status: String,
     pub grant: Value,
+    /// When the family began (the code's redemption).
     pub created_at: Timestamp,
+    /// When the current token was issued.
+    pub issued_at: Timestamp,
+    /// When the current token expires.
     pub expires_at: Timestamp,
 }
 
@@ -82,8 +88,8 @@ fn code_from_row(row: &Row) -> Result<CodeRow, StoreError> {
 
 fn refresh_from_row(row: &Row) -> Result<RefreshRow, StoreError> {
     Ok(RefreshRow {
+        family_id: row.text("id")?,
         digest: row.text("digest")?,
-        family_id: row.text("family_id")?,
         client_id: row.text("client_id")?,
         user_id: row.parse("user_id", UserId::parse)?,
         session_id: row.opt_parse("session_id", SessionId::parse)?,
@@ -91,6 +97,7 @@ fn refresh_from_row(row: &Row) -> Result<RefreshRow, StoreError> {
         status: row.text("status")?,
         grant: row.json("grant_data")?,
         created_at: row.time("created_at")?,
+        issued_at: row.time("issued_at")?,
         expires_at: row.time("expires_at")?,
     })
 }
@@ -126,13 +133,13 @@ impl<E: Exec> OAuth<E> {
             .transpose()
     }
 
-    /// The refresh token stored under `digest`, whatever its status.
-    pub async fn refresh_token(&mut self, digest: &str) -> Result<Option<RefreshRow>, StoreError> {
+    /// The refresh-token family `family_id`, whatever its status.
+    pub async fn refresh_family(&mut self, family_id: &str) -> Result<Option<RefreshRow>, StoreError> {
         let q = query(
-            "SELECT digest, family_id, client_id, user_id, session_id, scope, status, grant_data, \
-             created_at, expires_at FROM oauth_refresh_tokens WHERE digest = $1",
+            "SELECT id, digest, client_id, user_id, session_id, scope, status, grant_data, \
+             created_at, issued_at, expires_at FROM oauth_refresh_families WHERE id = $1",
         )
-        .bind(digest);
+        .bind(family_id);
         self.ex
             .fetch_optional(q)
             .await?
@@ -199,13 +206,15 @@ impl OAuth<InTx<'_>> {
             .await
     }
 
-    pub async fn insert_refresh_token(&mut self, token: &RefreshRow) -> Result<(), StoreError> {
+    /// Begins a family with its first token.
+    pub async fn insert_refresh_family(&mut self, token: &RefreshRow) -> Result<(), StoreError> {
         let q = query(
-            "INSERT INTO oauth_refresh_tokens (digest, family_id, client_id, user_id, session_id, scope, \
-             status, grant_data, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO oauth_refresh_families (id, digest, client_id, user_id, session_id, scope, \
+             status, grant_data, created_at, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(token.digest.as_str())
         .bind(token.family_id.as_str())
+        .bind(token.digest.as_str())
         .bind(token.client_id.as_str())
         .bind(token.user_id)
         .bind(token.session_id)
@@ -213,34 +222,48 @@ impl OAuth<InTx<'_>> {
         .bind(token.status.as_str())
         .bind_json(&token.grant)
         .bind(token.created_at)
+        .bind(token.issued_at)
         .bind(token.expires_at);
         self.ex.execute(q).await?;
         Ok(())
     }
 
-    /// Switches an active token to rotated; false when it was not active any more (a replay, or
-    /// a concurrent refresh that won).
-    pub async fn rotate_refresh_token(&mut self, digest: &str) -> Result<bool, StoreError> {
+    /// Replaces an active family's current token `digest` with `next` (issued at `now`, expiring
+    /// at `expires_at`); false when `digest` was not the current token of an active family any
+    /// more (a replay, or a concurrent refresh that won).
+    pub async fn rotate_refresh_token(
+        &mut self,
+        family_id: &str,
+        digest: &str,
+        next: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
         let q = query(
-            "UPDATE oauth_refresh_tokens SET status = 'rotated' WHERE digest = $1 AND status = 'active'",
+            "UPDATE oauth_refresh_families SET digest = $3, issued_at = $4, expires_at = $5 \
+             WHERE id = $1 AND digest = $2 AND status = 'active'",
         )
-        .bind(digest);
+        .bind(family_id)
+        .bind(digest)
+        .bind(next)
+        .bind(now)
+        .bind(expires_at);
         Ok(self.ex.execute(q).await? == 1)
     }
 
-    /// Revokes every token of a family; returns how many were not revoked yet.
+    /// Revokes a family (every token it ever had); returns 1 if it was not revoked yet, else 0.
     pub async fn revoke_family(&mut self, family_id: &str) -> Result<u64, StoreError> {
         let q = query(
-            "UPDATE oauth_refresh_tokens SET status = 'revoked' WHERE family_id = $1 AND status <> 'revoked'",
+            "UPDATE oauth_refresh_families SET status = 'revoked' WHERE id = $1 AND status <> 'revoked'",
         )
         .bind(family_id);
         self.ex.execute(q).await
     }
 
-    /// Revokes every refresh token issued from a session; returns how many.
+    /// Revokes every refresh-token family issued from a session; returns how many.
     pub async fn revoke_of_session(&mut self, session: SessionId) -> Result<u64, StoreError> {
         let q = query(
-            "UPDATE oauth_refresh_tokens SET status = 'revoked' WHERE session_id = $1 AND status <> 'revoked'",
+            "UPDATE oauth_refresh_families SET status = 'revoked' WHERE session_id = $1 AND status <> 'revoked'",
         )
         .bind(session);
         self.ex.execute(q).await

@@ -52,14 +52,14 @@ async fn a_code_is_redeemed_once(store: Store) {
 }
 
 fn refresh(
-    digest: &str,
     family: &str,
+    digest: &str,
     user: gatehouse_core::model::UserId,
     session: gatehouse_core::model::SessionId,
 ) -> RefreshRow {
     RefreshRow {
-        digest: digest.into(),
         family_id: family.into(),
+        digest: digest.into(),
         client_id: "dashboard".into(),
         user_id: user,
         session_id: Some(session),
@@ -67,6 +67,7 @@ fn refresh(
         status: "active".into(),
         grant: json!({"auth_time": 1}),
         created_at: at(10),
+        issued_at: at(10),
         expires_at: at(1000),
     }
 }
@@ -79,53 +80,97 @@ async fn refresh_tokens_rotate_once_and_families_revoke_together(store: Store) {
     tx.users().insert(&alice).await.unwrap();
     tx.sessions().insert(&s1).await.unwrap();
     tx.sessions().insert(&s2).await.unwrap();
+    let a = refresh("fam-a", "r1", alice.id, s1.id);
+    tx.oauth().insert_refresh_family(&a).await.unwrap();
     tx.oauth()
-        .insert_refresh_token(&refresh("r1", "fam-a", alice.id, s1.id))
-        .await
-        .unwrap();
-    tx.oauth()
-        .insert_refresh_token(&refresh("r2", "fam-a", alice.id, s1.id))
-        .await
-        .unwrap();
-    tx.oauth()
-        .insert_refresh_token(&refresh("r3", "fam-b", alice.id, s2.id))
+        .insert_refresh_family(&refresh("fam-b", "r3", alice.id, s2.id))
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    assert_eq!(
+        store.oauth().refresh_family("fam-a").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.oauth().refresh_family("fam-c").await.unwrap(), None);
 
+    // r1 -> r2 once: the second rotation from r1 (a replay, or a concurrent refresh) loses, and
+    // so does a rotation from a digest that was never the family's.
     let mut tx = store.begin().await.unwrap();
-    assert!(tx.oauth().rotate_refresh_token("r1").await.unwrap());
     assert!(
-        !tx.oauth().rotate_refresh_token("r1").await.unwrap(),
+        tx.oauth()
+            .rotate_refresh_token("fam-a", "r1", "r2", at(20), at(1020))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.oauth()
+            .rotate_refresh_token("fam-a", "r1", "r2x", at(21), at(1021))
+            .await
+            .unwrap(),
         "rotated once"
     );
-    tx.commit().await.unwrap();
-    assert_eq!(
-        store.oauth().refresh_token("r1").await.unwrap().unwrap().status,
-        "rotated"
+    assert!(
+        !tx.oauth()
+            .rotate_refresh_token("fam-a", "nope", "r2y", at(21), at(1021))
+            .await
+            .unwrap()
     );
+    tx.commit().await.unwrap();
+    let rotated = store.oauth().refresh_family("fam-a").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            rotated.digest.as_str(),
+            rotated.issued_at,
+            rotated.expires_at,
+            rotated.created_at
+        ),
+        ("r2", at(20), at(1020), at(10))
+    );
+    assert_eq!(rotated.status, "active");
 
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(tx.oauth().revoke_family("fam-a").await.unwrap(), 2);
-    tx.commit().await.unwrap();
-    for digest in ["r1", "r2"] {
-        assert_eq!(
-            store.oauth().refresh_token(digest).await.unwrap().unwrap().status,
-            "revoked"
-        );
-    }
+    assert_eq!(tx.oauth().revoke_family("fam-a").await.unwrap(), 1);
     assert_eq!(
-        store.oauth().refresh_token("r3").await.unwrap().unwrap().status,
+        tx.oauth().revoke_family("fam-a").await.unwrap(),
+        0,
+        "already revoked"
+    );
+    assert!(
+        !tx.oauth()
+            .rotate_refresh_token("fam-a", "r2", "r3x", at(30), at(1030))
+            .await
+            .unwrap(),
+        "a revoked family does not rotate"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store
+            .oauth()
+            .refresh_family("fam-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "revoked"
+    );
+    assert_eq!(
+        store
+            .oauth()
+            .refresh_family("fam-b")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         "active"
     );
 
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.oauth().revoke_of_session(s2.id).await.unwrap(), 1);
     tx.commit().await.unwrap();
-    let r3 = store.oauth().refresh_token("r3").await.unwrap().unwrap();
-    assert_eq!(r3.status, "revoked");
-    assert_eq!(r3.scope, "openid profile");
-    assert_eq!(r3.grant, json!({"auth_time": 1}));
+    let b = store.oauth().refresh_family("fam-b").await.unwrap().unwrap();
+    assert_eq!(b.status, "revoked");
+    assert_eq!(b.scope, "openid profile");
+    assert_eq!(b.grant, json!({"auth_time": 1}));
 }
 
 async fn signing_keys_retire_and_leave_after_not_after(store: Store) {
