@@ -14,7 +14,10 @@
 #                                                         the peer's login form)
 #       gatehouse-argon2id        authcode                OWASP argon2id
 #  3. Runs ../shared/bench/run-peer.sh (the peer's three configurations).
-# Results: bench/results/*.json|md (and the peer's in ../shared/bench/results).
+#  Steps 2 and 3 alternate, one run of each configuration per round, RUNS rounds: the machine's
+#  speed drifts by tens of percent over minutes (a VM), so each round compares the two servers on
+#  the same machine state, and bench/ratios.py reports the median of the per-round ratios.
+# Results: bench/results/rounds/*-rN.json, bench/results/summary.md (medians and ratios).
 #
 # Env: GATEHOUSE_BIN (target/release/gatehouse; build it with `cargo build --release --bin
 # gatehouse`), BENCH_DIR (../shared/bench), RUNS (3), DURATION (30), WARMUP (5), CONCURRENCY
@@ -63,36 +66,41 @@ seed() {
   python3 bench/register_bench_client.py ${4:-} "$dir/gatehouse.db"
 }
 
-# bench LABEL DBNAME MEMORY_KIB ITERATIONS [driver options…]
+# bench LABEL DBNAME MEMORY_KIB ITERATIONS [driver options…]: one run, as round $round.
 bench() {
   local label=$1 dir=$work/$2 m=$3 t=$4; shift 4
+  local result=$out/rounds/$label-r$round
   taskset -c "$DRIVER_CPUS" node "$BENCH_DIR/driver/bench.mjs" \
     --driver-cpus "$DRIVER_CPUS" --provider-cpus "$PROVIDER_CPUS" \
     --spawn "$(serve_cmd "$dir" "$m" "$t")" --spawn-log "$out/logs/$label-run{run}.log" \
     --base-url "http://127.0.0.1:$PORT" --adapter "$root/bench/adapters/gatehouse.mjs" \
     --client-id bench --client-secret bench-secret \
     --username alice --password correct-horse-battery \
-    --runs "$RUNS" --duration "$DURATION" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
-    --label "$label" --out "$out/$label.json" "$@" | tee "$out/$label.md"
+    --runs 1 --duration "$DURATION" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
+    --label "$label" --out "$result.json" "$@" | tee "$result.md"
   # The recorded command names this checkout's paths: keep them relative to the repository.
-  sed -i "s|$root/|./|g" "$out/$label.json" "$out/$label.md"
+  sed -i "s|$root/|./|g" "$result.json" "$result.md"
 }
 
 seed cheap 8 1
 seed pwfirst 8 1 --password-first
 seed owasp 19456 2
-bench gatehouse-default cheap 8 1 --scenarios authcode,cc,refresh
-GATEHOUSE_BENCH_FLOW=password_first bench gatehouse-password-first pwfirst 8 1 --scenarios authcode
-bench gatehouse-argon2id owasp 19456 2 --scenarios authcode
-
-if [ "${SKIP_PEER:-0}" != 1 ]; then
-  RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONCURRENCY=$CONCURRENCY "$BENCH_DIR/run-peer.sh"
-fi
+rm -rf "$out/rounds"; mkdir -p "$out/rounds"
+for round in $(seq 1 "$RUNS"); do
+  bench gatehouse-default cheap 8 1 --scenarios authcode,cc,refresh
+  GATEHOUSE_BENCH_FLOW=password_first bench gatehouse-password-first pwfirst 8 1 --scenarios authcode
+  bench gatehouse-argon2id owasp 19456 2 --scenarios authcode
+  if [ "${SKIP_PEER:-0}" != 1 ]; then
+    RUNS=1 DURATION=$DURATION WARMUP=$WARMUP CONCURRENCY=$CONCURRENCY "$BENCH_DIR/run-peer.sh"
+    for f in "$BENCH_DIR"/results/peer-*.json; do
+      cp "$f" "$out/rounds/$(basename "$f" .json)-r$round.json"
+    done
+  fi
+done
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -m), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-  for f in "$out"/gatehouse-*.md; do echo; echo "## $(basename "$f" .md)"; cat "$f"; done
-  if [ "${SKIP_PEER:-0}" != 1 ]; then
-    for f in "$BENCH_DIR"/results/peer-*.md; do echo; echo "## $(basename "$f" .md)"; cat "$f"; done
-  fi
+  echo
+  python3 bench/ratios.py "$out/rounds"
 } >"$out/summary.md"
+cat "$out/summary.md"
 echo "bench: summary in bench/results/summary.md"
