@@ -3,12 +3,13 @@
 
 The driver (../shared/bench/driver/README.md) wants a confidential client `bench` / `bench-secret`
 (client_secret_basic) with the grants authorization_code, refresh_token and client_credentials,
-the redirect URI http://127.0.0.1:9999/cb, and an access-policy rule that lets it ask for any
-scope. The admin API (`POST /api/v1/apps`, DESIGN.md section 10) is the proper way; until it is
-available this script writes the same records the demo seeding writes (`crates/gatehouse-server/
-src/demo.rs`): the application, with the `dashboard` app's sign-in policy and group assignments,
-and one access rule `bench-any-scope`. Run it while no server uses the database (the server caches
-its clients and policies); it does nothing when `bench` already exists.
+the redirect URI http://127.0.0.1:9999/cb, and access-policy rules that let it ask for any
+scope (RULES says which access tokens they give). The admin API (`POST /api/v1/apps`, DESIGN.md
+section 10) is the proper way; this script writes the same records the demo seeding writes
+(`crates/gatehouse-server/src/demo.rs`): the application, with the `dashboard` app's sign-in
+policy and group assignments, and the access rules `bench-client-credentials` and
+`bench-any-scope`. Run it while no server uses the database (the server caches its clients and
+policies); it does nothing when `bench` already exists.
 
 With `--password-first` it also makes the organisation's sign-in `password_first` (every rule of
 the global session policy): login and password in one step, the shape of the peer's login form,
@@ -27,6 +28,14 @@ import uuid
 CLIENT_ID = "bench"
 SECRET = "bench-secret"
 REDIRECT = "http://127.0.0.1:9999/cb"
+# The access rules, tried in this order: (name suffix, grant types, access-token format). As the
+# peer's configurations do (../shared/bench/run-peer.sh): client credentials get ES256 JWT access
+# tokens (the peer's `jwt-at`), the sign-in flows and their refreshes opaque ones (the peer's
+# default, `ACCESS_TOKEN_FORMAT=opaque`).
+RULES = [
+    ("client-credentials", ["client_credentials"], "jwt"),
+    ("any-scope", ["*"], "opaque"),
+]
 
 
 def main(path):
@@ -66,21 +75,24 @@ def main(path):
             (app_id, dashboard_id),
         )
         (priority,) = db.execute("SELECT COUNT(*) FROM access_rules").fetchone()
-        name = f"{CLIENT_ID}-any-scope"
-        body = {
-            "name": name,
-            "priority": priority,
-            "clients": [CLIENT_ID],
-            "grant_types": ["*"],
-            "scopes": ["*"],
-            "access_token_lifetime": "PT1H",
-            "refresh_token_lifetime": "P1D",
-        }
-        db.execute(
-            "INSERT INTO access_rules (id, name, name_key, priority, body, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (str(uuid.uuid4()), name, name, priority, json.dumps(body, sort_keys=True), now, now),
-        )
+        for offset, (suffix, grants, form) in enumerate(RULES):
+            name = f"{CLIENT_ID}-{suffix}"
+            body = {
+                "name": name,
+                "priority": priority + offset,
+                "clients": [CLIENT_ID],
+                "grant_types": grants,
+                "scopes": ["*"],
+                "access_token_lifetime": "PT1H",
+                "refresh_token_lifetime": "P1D",
+            }
+            if form != "jwt":
+                body["access_token_format"] = form
+            db.execute(
+                "INSERT INTO access_rules (id, name, name_key, priority, body, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (str(uuid.uuid4()), name, name, priority + offset, json.dumps(body, sort_keys=True), now, now),
+            )
     print(f"{CLIENT_ID}: registered (secret {SECRET}, redirect {REDIRECT})")
 
 

@@ -6,7 +6,8 @@
 //! constant-time comparisons, `password` hashes user passwords with argon2id, and `digest` stores
 //! high-entropy secrets as SHA-256 digests, `totp` checks RFC 6238 codes (each step accepted
 //! once), `signing` holds the token signing keys (ES256, RS256), the key set with its JWKS and JWT
-//! verification, `pop` checks a device's proof-of-possession signatures (P-256), and `pkce`
+//! verification, `opaque` seals tokens only Gatehouse reads (AES-256-GCM under keys derived from the
+//! signing keys), `pop` checks a device's proof-of-possession signatures (P-256), and `pkce`
 //! computes and checks S256 code challenges. Time is always a parameter: nothing here reads the
 //! clock, so callers stay testable.
 
@@ -14,6 +15,7 @@ pub mod compare;
 pub mod digest;
 mod error;
 pub mod keyring;
+pub mod opaque;
 pub mod password;
 pub mod pkce;
 pub mod pop;

@@ -97,6 +97,8 @@ pub struct SigningKey {
     algorithm: SigningAlgorithm,
     kid: String,
     pkcs8: Zeroizing<Vec<u8>>,
+    /// The key [`crate::opaque`] derives each opaque token's key from.
+    opaque_base: Zeroizing<[u8; 32]>,
     pair: Arc<KeyPair>,
     public: Jwk,
 }
@@ -186,6 +188,7 @@ impl SigningKey {
             algorithm,
             kid,
             pkcs8: Zeroizing::new(der.to_vec()),
+            opaque_base: crate::opaque::base_key(der),
             pair: Arc::new(pair),
             public,
         })
@@ -203,6 +206,10 @@ impl SigningKey {
     /// The private key as PKCS#8 DER, to be sealed with the keyring before it is stored.
     pub fn pkcs8_der(&self) -> &[u8] {
         &self.pkcs8
+    }
+
+    pub(crate) fn opaque_base(&self) -> &[u8] {
+        self.opaque_base.as_slice()
     }
 
     /// The public JWK (`kty`, `crv`/`x`/`y` or `n`/`e`, `kid`, `alg`, `use: sig`).
@@ -619,7 +626,10 @@ fn validation(algorithm: SigningAlgorithm, expect: &JwtExpectations<'_>) -> Vali
     v
 }
 
-fn check_times(claims: &Map<String, Value>, expect: &JwtExpectations<'_>) -> Result<(), CryptoError> {
+pub(crate) fn check_times(
+    claims: &Map<String, Value>,
+    expect: &JwtExpectations<'_>,
+) -> Result<(), CryptoError> {
     let number = |name: &str| -> Result<Option<u64>, CryptoError> {
         match claims.get(name) {
             None => Ok(None),

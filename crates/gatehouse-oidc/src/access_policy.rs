@@ -10,6 +10,10 @@
 //!  "access_token_lifetime": "PT1H", "refresh_token_lifetime": "P1D"}
 //! ```
 //!
+//! An optional `"access_token_format"` is `"jwt"` (the default: an RFC 9068 JWT signed ES256, which
+//! a resource server can verify against the JWKS) or `"opaque"` (the claims sealed with AES-256-GCM,
+//! readable only by Gatehouse: resource servers call introspection; it costs no signature).
+//!
 //! `"*"` means any; an empty `include` means no restriction. Rules are tried by ascending
 //! `priority` (ties by name); the first rule whose every condition holds decides. When none does,
 //! the request is denied with `access_denied` and `Policy evaluation failed for this request.`
@@ -90,6 +94,23 @@ impl<'de> Deserialize<'de> for Lifetime {
     }
 }
 
+/// The form of the access tokens a rule grants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessTokenFormat {
+    /// An RFC 9068 JWT, signed ES256.
+    #[default]
+    Jwt,
+    /// Sealed claims that only Gatehouse opens (userinfo, introspection, revocation).
+    Opaque,
+}
+
+impl AccessTokenFormat {
+    fn is_jwt(&self) -> bool {
+        *self == Self::Jwt
+    }
+}
+
 /// An include/exclude pair of names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +137,8 @@ pub struct AccessRule {
     pub groups: IncludeExclude,
     pub access_token_lifetime: Lifetime,
     pub refresh_token_lifetime: Lifetime,
+    #[serde(default, skip_serializing_if = "AccessTokenFormat::is_jwt")]
+    pub access_token_format: AccessTokenFormat,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +155,8 @@ struct RawRule {
     groups: IncludeExclude,
     access_token_lifetime: Lifetime,
     refresh_token_lifetime: Lifetime,
+    #[serde(default)]
+    access_token_format: AccessTokenFormat,
 }
 
 impl TryFrom<RawRule> for AccessRule {
@@ -173,6 +198,7 @@ impl TryFrom<RawRule> for AccessRule {
             groups: raw.groups,
             access_token_lifetime: raw.access_token_lifetime,
             refresh_token_lifetime: raw.refresh_token_lifetime,
+            access_token_format: raw.access_token_format,
         })
     }
 }
@@ -238,6 +264,7 @@ pub struct AccessGrant {
     pub rule: String,
     pub access_token_lifetime: Lifetime,
     pub refresh_token_lifetime: Lifetime,
+    pub access_token_format: AccessTokenFormat,
     /// Whether the rule also allows the `refresh_token` grant (issue a refresh token only then, and
     /// only to clients registered for it).
     pub refresh_allowed: bool,
@@ -321,6 +348,7 @@ impl AccessPolicies {
                         rule: rule.name.clone(),
                         access_token_lifetime: rule.access_token_lifetime.clone(),
                         refresh_token_lifetime: rule.refresh_token_lifetime.clone(),
+                        access_token_format: rule.access_token_format,
                         refresh_allowed: rule.allows_grant(GrantType::RefreshToken),
                     },
                     trace,
@@ -410,6 +438,38 @@ mod tests {
         assert_eq!(r.refresh_token_lifetime.seconds(), 86_400);
         let original: serde_json::Value = serde_json::from_str(DASHBOARD).unwrap();
         assert_eq!(r.to_json(), original);
+    }
+
+    #[test]
+    fn the_access_token_format_is_jwt_unless_a_rule_says_opaque() {
+        let jwt = AccessRule::from_json(DASHBOARD).unwrap();
+        assert_eq!(jwt.access_token_format, AccessTokenFormat::Jwt);
+        let mut value: serde_json::Value = serde_json::from_str(DASHBOARD).unwrap();
+        value["access_token_format"] = json!("opaque");
+        let opaque = rule(value.clone());
+        assert_eq!(opaque.access_token_format, AccessTokenFormat::Opaque);
+        assert_eq!(
+            opaque.to_json(),
+            value,
+            "an opaque rule keeps its format when written back"
+        );
+        let grant = AccessPolicies::new(vec![opaque])
+            .unwrap()
+            .evaluate(&AccessRequest {
+                client_id: "dashboard",
+                grant_type: GrantType::AuthorizationCode,
+                scopes: &ScopeSet::parse("openid").unwrap(),
+                user: Some(AccessUser {
+                    id: "u1",
+                    login: "alice",
+                    groups: &[],
+                }),
+            })
+            .into_result()
+            .unwrap();
+        assert_eq!(grant.access_token_format, AccessTokenFormat::Opaque);
+        value["access_token_format"] = json!("jwe");
+        assert!(AccessRule::from_json(&value.to_string()).is_err());
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub mod scope;
 pub mod token;
 
 pub use access_policy::{
-    AccessDecision, AccessGrant, AccessPolicies, AccessRequest, AccessRule, AccessUser, Lifetime,
+    AccessDecision, AccessGrant, AccessPolicies, AccessRequest, AccessRule, AccessTokenFormat, AccessUser,
+    Lifetime,
 };
 pub use assurance::{
     Acr, AssuranceRequirement, Authenticator, Method, Modality, StepUp, UserVerification, VerificationFacts,

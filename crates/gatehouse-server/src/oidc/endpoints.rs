@@ -61,7 +61,8 @@ fn bearer_error(error: &BearerError) -> Response {
     response
 }
 
-/// Verifies one of our access tokens (signature, issuer, audience, expiry, not revoked).
+/// Verifies one of our access tokens, a JWT or an opaque one (signature or seal, issuer,
+/// audience, expiry, not revoked).
 async fn verify_access_token(
     state: &AppState,
     token: &str,
@@ -73,7 +74,7 @@ async fn verify_access_token(
     let expect = JwtExpectations::new(issuer, Audience::OneOf(&audiences), now)
         .with_algorithms(&[SigningAlgorithm::Es256])
         .with_type(gatehouse_oidc::claims::ACCESS_TOKEN_TYPE);
-    let Ok(verified) = keys.verify(token, &expect) else {
+    let Ok(verified) = keys.verify_any(token, &expect) else {
         return Ok(None);
     };
     if let Some(jti) = verified.str_claim("jti")
@@ -154,6 +155,7 @@ async fn userinfo_for(state: &AppState, token: &str) -> Result<Response, ApiErro
 /// What a presented token is, if it is one of ours.
 async fn identify(state: &AppState, token: &str) -> Result<Option<KnownToken>, ServerError> {
     if token.contains('.') {
+        // A JWT or an opaque access token (`ghat.…`); refresh tokens have no dot.
         let Some(verified) = verify_access_token(state, token).await? else {
             return Ok(None);
         };

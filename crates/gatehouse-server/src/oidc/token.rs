@@ -1,7 +1,8 @@
 //! The token endpoint (`/oauth2/token`): authorization code (+ PKCE), refresh token (rotation,
 //! reuse detection, session and policy re-check) and client credentials. Client secrets are
-//! SHA-256 digests compared in constant time (no argon2 here); tokens are ES256 JWTs signed with
-//! the keys held in memory.
+//! SHA-256 digests compared in constant time (no argon2 here); ID tokens are ES256 JWTs signed with
+//! the keys held in memory, access tokens too unless the access rule asks for opaque ones (sealed
+//! with a key derived from the same keys, `gatehouse_crypto::opaque`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -11,13 +12,13 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::model::{Actor, EndReason, Outcome, SessionId, User, UserId, event_types};
-use gatehouse_crypto::{SigningAlgorithm, digest, random};
+use gatehouse_crypto::{KeySet, SigningAlgorithm, digest, random};
 use gatehouse_oidc::claims::{AccessTokenInput, AccessTokenUser, IdTokenInput, UserProfile};
 use gatehouse_oidc::code::{CodeDecision, CodeRecord, redeem_code};
 use gatehouse_oidc::refresh::{RefreshDecision, RefreshRecord, RefreshStatus, redeem_refresh};
 use gatehouse_oidc::{
-    AccessDecision, AccessGrant, AccessRequest, AccessUser, ErrorCode, Grant, GrantType, Params,
-    ProtocolError, ScopeSet, TokenError, TokenResponse, parse_token_request, scope,
+    AccessDecision, AccessGrant, AccessRequest, AccessTokenFormat, AccessUser, ErrorCode, Grant, GrantType,
+    Params, ProtocolError, ScopeSet, TokenError, TokenResponse, parse_token_request, scope,
 };
 use gatehouse_store::{Read, RefreshRow};
 use jiff::Timestamp;
@@ -333,6 +334,17 @@ struct Issue<'a> {
     access: &'a AccessGrant,
 }
 
+/// The access token of `claims` in the form the access rule asks for: an RFC 9068 JWT signed
+/// ES256, or the claims sealed into an opaque token only Gatehouse opens.
+fn access_token(keys: &KeySet, access: &AccessGrant, claims: &Map<String, Value>) -> Result<String, Failure> {
+    let typ = gatehouse_oidc::claims::ACCESS_TOKEN_TYPE;
+    let token = match access.access_token_format {
+        AccessTokenFormat::Jwt => keys.sign_typed(SigningAlgorithm::Es256, typ, claims),
+        AccessTokenFormat::Opaque => keys.seal_opaque(typ, claims),
+    };
+    Ok(token.map_err(ServerError::Crypto)?)
+}
+
 /// Signs the access token and, for `openid`, the ID token.
 async fn sign_user_tokens(
     state: &AppState,
@@ -367,13 +379,7 @@ async fn sign_user_tokens(
             session_id: sid.as_deref(),
         }),
     });
-    let access = keys
-        .sign_typed(
-            SigningAlgorithm::Es256,
-            gatehouse_oidc::claims::ACCESS_TOKEN_TYPE,
-            &claims,
-        )
-        .map_err(ServerError::Crypto)?;
+    let access = access_token(&keys, issue.access, &claims)?;
     let id_token = if issue.scope.contains(scope::OPENID) {
         let profile = profile(issue.user, issue.groups);
         let claims = gatehouse_oidc::claims::id_token_claims(&IdTokenInput {
@@ -734,13 +740,7 @@ async fn client_credentials(
         jti: &jti,
         user: None,
     });
-    let access_token = keys
-        .sign_typed(
-            SigningAlgorithm::Es256,
-            gatehouse_oidc::claims::ACCESS_TOKEN_TYPE,
-            &claims,
-        )
-        .map_err(ServerError::Crypto)?;
+    let access_token = access_token(&keys, &access, &claims)?;
     log(
         state,
         Some(client),

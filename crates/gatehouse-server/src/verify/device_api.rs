@@ -172,7 +172,7 @@ async fn check_enroll_token(state: &AppState, token: &str) -> Result<(String, St
         .with_type("at+jwt");
     let verified = super::keys(state)
         .await?
-        .verify(token, &expect)
+        .verify_any(token, &expect)
         .map_err(|_| bad())?;
     let scope_ok = verified
         .str_claim("scope")

@@ -715,3 +715,106 @@ async fn refresh_rechecks_the_access_policy_and_refusals_are_logged() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_rule_can_ask_for_opaque_access_tokens_that_only_gatehouse_reads() {
+    let server = TestServer::demo().await;
+    let rules: Value = server
+        .admin(reqwest::Method::GET, "/api/v1/authorization-server/rules")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut rule = rules["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "dashboard-any-scope")
+        .unwrap()
+        .clone();
+    let id = rule.as_object_mut().unwrap().remove("id").unwrap();
+    rule["access_token_format"] = json!("opaque");
+    let res = server
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/api/v1/authorization-server/rules/{}", id.as_str().unwrap()),
+        )
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["access_token_format"],
+        "opaque"
+    );
+
+    let browser = Browser::new(&server);
+    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
+    let (status, tokens) = exchange(
+        &server,
+        DASHBOARD,
+        &code_of(&redirect, DASHBOARD, &server),
+        VERIFIER,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    assert!(access.starts_with("ghat."), "{access}");
+    let issuer = [server.base.as_str()];
+    let expect =
+        JwtExpectations::new(&server.base, Audience::OneOf(&issuer), now(&server)).with_type("at+jwt");
+    assert!(
+        jwks(&server).await.verify(&access, &expect).is_err(),
+        "an opaque token is no JWT"
+    );
+    let claims = verify_id_token(&server, DASHBOARD, tokens["id_token"].as_str().unwrap()).await;
+    let sub = claims["sub"].as_str().unwrap().to_owned();
+
+    // Gatehouse reads it back: userinfo and introspection.
+    let (status, info) = userinfo(&server, &access).await;
+    assert_eq!((status, info["sub"].as_str()), (200, Some(sub.as_str())));
+    let about = introspect(&server, DASHBOARD, &access).await;
+    assert_eq!(about["active"], true, "{about}");
+    assert_eq!(about["client_id"], "dashboard");
+    assert_eq!(about["username"], "alice");
+    assert_eq!(about["sub"], sub.as_str());
+
+    // A refresh keeps the rule's format; a tampered token is nobody's; revocation ends it.
+    let (status, rotated) = token(
+        &server,
+        DASHBOARD,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let second = rotated["access_token"].as_str().unwrap();
+    assert!(second.starts_with("ghat.") && second != access);
+    let mut tampered = access.clone().into_bytes();
+    let at = tampered.len() - 5;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(userinfo(&server, &tampered).await.0, 401);
+    assert_eq!(introspect(&server, DASHBOARD, &tampered).await["active"], false);
+    let res = reqwest::Client::new()
+        .post(server.url("/oauth2/revoke"))
+        .basic_auth("dashboard", Some("demo-dashboard-secret"))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(introspect(&server, DASHBOARD, &access).await["active"], false);
+    assert_eq!(userinfo(&server, &access).await.0, 401);
+    assert_eq!(
+        userinfo(&server, second).await.0,
+        200,
+        "revoking one token leaves the other"
+    );
+    server.stop().await;
+}
