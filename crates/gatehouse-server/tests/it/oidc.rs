@@ -818,3 +818,55 @@ async fn a_rule_can_ask_for_opaque_access_tokens_that_only_gatehouse_reads() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_narrowed_refresh_keeps_the_scope_the_family_was_granted() {
+    let server = TestServer::demo().await;
+    let browser = Browser::new(&server);
+    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
+    let (_, tokens) = exchange(
+        &server,
+        DASHBOARD,
+        &code_of(&redirect, DASHBOARD, &server),
+        VERIFIER,
+    )
+    .await;
+    let (status, narrow) = refresh(&server, &tokens, Some("openid")).await;
+    assert_eq!(
+        (status, narrow["scope"].as_str()),
+        (200, Some("openid")),
+        "{narrow}"
+    );
+    let (_, info) = userinfo(&server, narrow["access_token"].as_str().unwrap()).await;
+    assert!(
+        info.get("email").is_none(),
+        "the narrowed token reads no email: {info}"
+    );
+
+    // The next refresh may ask for all of the granted scope again, but never for more.
+    let (status, wide) = refresh(&server, &narrow, None).await;
+    assert_eq!(status, 200, "{wide}");
+    let granted: std::collections::BTreeSet<&str> = wide["scope"].as_str().unwrap().split(' ').collect();
+    assert_eq!(granted, ["email", "openid", "profile"].into_iter().collect());
+    let (_, info) = userinfo(&server, wide["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["email"], "alice@example.com");
+    let (status, wider) = refresh(&server, &wide, Some("openid groups")).await;
+    assert_eq!(
+        (status, wider["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "{wider}"
+    );
+    server.stop().await;
+}
+
+/// Refreshes the dashboard's `tokens`, asking for `scope` when given.
+async fn refresh(server: &TestServer, tokens: &Value, scope: Option<&str>) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+    ];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    token(server, DASHBOARD, &form).await
+}
