@@ -5,7 +5,8 @@
 //! "scopes": ["*"], "users": {"include": [], "exclude": []}, "groups": {"include":
 //! ["everyone"], "exclude": []}, "access_token_lifetime": "PT1H", "refresh_token_lifetime":
 //! "P1D"}`. Rules are tried by ascending `priority` (then name); `"*"` means any; an empty
-//! `include` means no restriction. Answers add the rule's `id`.
+//! `include` means no restriction. An optional `"access_token_format": "opaque"` gives opaque access
+//! tokens instead of the default ES256 JWTs (`docs/oidc.md`). Answers add the rule's `id`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
