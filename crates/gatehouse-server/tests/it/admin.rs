@@ -8,7 +8,13 @@ use gatehouse_store::Dialect;
 
 use crate::support::{Options, TestServer};
 
-async fn send(server: &TestServer, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+/// One admin API request: the status and the JSON body (`null` when there is none).
+pub async fn send(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut request = server.admin(method, path);
     if let Some(body) = body {
         request = request.json(&body);

@@ -154,6 +154,34 @@ pub async fn exchange(server: &TestServer, app: App, code: &str, verifier: &str)
     .await
 }
 
+/// Alice signs in to the dashboard (code + PKCE) and the code is exchanged: the token response.
+pub async fn dashboard_tokens_for_alice(server: &TestServer) -> Value {
+    let browser = Browser::new(server);
+    let redirect = sign_in_alice(server, &browser, &authorize_url(server, DASHBOARD, &[])).await;
+    let (status, tokens) = exchange(
+        server,
+        DASHBOARD,
+        &code_of(&redirect, DASHBOARD, server),
+        VERIFIER,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+/// Revokes `token` as the dashboard (RFC 7009): the status.
+async fn revoke(server: &TestServer, token: &str) -> u16 {
+    reqwest::Client::new()
+        .post(server.url("/oauth2/revoke"))
+        .basic_auth(DASHBOARD.id, DASHBOARD.secret)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 pub async fn jwks(server: &TestServer) -> Jwks {
     let text = reqwest::get(server.url("/oauth2/jwks"))
         .await
@@ -310,14 +338,7 @@ async fn code_flow_for_alice_on_the_dashboard(dialect: Dialect) {
     assert_eq!(info["active"], true);
     assert_eq!(info["username"], "alice");
     assert_eq!(introspect(&server, DASHBOARD, &second).await["active"], false);
-    let res = reqwest::Client::new()
-        .post(server.url("/oauth2/revoke"))
-        .basic_auth("dashboard", Some("demo-dashboard-secret"))
-        .form(&[("token", access)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(revoke(&server, access).await, 200);
     assert_eq!(introspect(&server, DASHBOARD, access).await["active"], false);
     assert_eq!(userinfo(&server, access).await.0, 401);
 
@@ -385,11 +406,7 @@ async fn finance_asks_alice_for_totp_and_the_id_token_says_so() {
 #[tokio::test]
 async fn a_forged_token_of_a_real_family_revokes_the_family() {
     let server = TestServer::demo().await;
-    let browser = Browser::new(&server);
-    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
-    let code = code_of(&redirect, DASHBOARD, &server);
-    let (status, tokens) = exchange(&server, DASHBOARD, &code, VERIFIER).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = dashboard_tokens_for_alice(&server).await;
     let genuine = tokens["refresh_token"].as_str().unwrap();
     // The family's id (the token's first 32 characters) with a secret it never had: whoever
     // holds a token of the family without its current secret is treated as a thief.
@@ -667,15 +684,7 @@ async fn key_rotation_keeps_the_old_key_in_the_jwks() {
 #[tokio::test]
 async fn refresh_rechecks_the_access_policy_and_refusals_are_logged() {
     let server = TestServer::demo().await;
-    let browser = Browser::new(&server);
-    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
-    let (_, tokens) = exchange(
-        &server,
-        DASHBOARD,
-        &code_of(&redirect, DASHBOARD, &server),
-        VERIFIER,
-    )
-    .await;
+    let tokens = dashboard_tokens_for_alice(&server).await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     // The rule that allowed the dashboard goes away: the token endpoint refuses with the policy error.
@@ -719,14 +728,13 @@ async fn refresh_rechecks_the_access_policy_and_refusals_are_logged() {
 #[tokio::test]
 async fn a_rule_can_ask_for_opaque_access_tokens_that_only_gatehouse_reads() {
     let server = TestServer::demo().await;
-    let rules: Value = server
-        .admin(reqwest::Method::GET, "/api/v1/authorization-server/rules")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, rules) = crate::admin::send(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/authorization-server/rules",
+        None,
+    )
+    .await;
     let mut rule = rules["items"]
         .as_array()
         .unwrap()
@@ -736,31 +744,14 @@ async fn a_rule_can_ask_for_opaque_access_tokens_that_only_gatehouse_reads() {
         .clone();
     let id = rule.as_object_mut().unwrap().remove("id").unwrap();
     rule["access_token_format"] = json!("opaque");
-    let res = server
-        .admin(
-            reqwest::Method::PUT,
-            &format!("/api/v1/authorization-server/rules/{}", id.as_str().unwrap()),
-        )
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let path = format!("/api/v1/authorization-server/rules/{}", id.as_str().unwrap());
+    let (status, stored) = crate::admin::send(&server, reqwest::Method::PUT, &path, Some(rule)).await;
     assert_eq!(
-        res.json::<Value>().await.unwrap()["access_token_format"],
-        "opaque"
+        (status.as_u16(), &stored["access_token_format"]),
+        (200, &json!("opaque"))
     );
 
-    let browser = Browser::new(&server);
-    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
-    let (status, tokens) = exchange(
-        &server,
-        DASHBOARD,
-        &code_of(&redirect, DASHBOARD, &server),
-        VERIFIER,
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = dashboard_tokens_for_alice(&server).await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     assert!(access.starts_with("ghat."), "{access}");
     let issuer = [server.base.as_str()];
@@ -783,15 +774,7 @@ async fn a_rule_can_ask_for_opaque_access_tokens_that_only_gatehouse_reads() {
     assert_eq!(about["sub"], sub.as_str());
 
     // A refresh keeps the rule's format; a tampered token is nobody's; revocation ends it.
-    let (status, rotated) = token(
-        &server,
-        DASHBOARD,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let (status, rotated) = refresh(&server, &tokens, None).await;
     assert_eq!(status, 200, "{rotated}");
     let second = rotated["access_token"].as_str().unwrap();
     assert!(second.starts_with("ghat.") && second != access);
@@ -801,14 +784,7 @@ async fn a_rule_can_ask_for_opaque_access_tokens_that_only_gatehouse_reads() {
     let tampered = String::from_utf8(tampered).unwrap();
     assert_eq!(userinfo(&server, &tampered).await.0, 401);
     assert_eq!(introspect(&server, DASHBOARD, &tampered).await["active"], false);
-    let res = reqwest::Client::new()
-        .post(server.url("/oauth2/revoke"))
-        .basic_auth("dashboard", Some("demo-dashboard-secret"))
-        .form(&[("token", access.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(revoke(&server, &access).await, 200);
     assert_eq!(introspect(&server, DASHBOARD, &access).await["active"], false);
     assert_eq!(userinfo(&server, &access).await.0, 401);
     assert_eq!(
@@ -822,15 +798,7 @@ async fn a_rule_can_ask_for_opaque_access_tokens_that_only_gatehouse_reads() {
 #[tokio::test]
 async fn a_narrowed_refresh_keeps_the_scope_the_family_was_granted() {
     let server = TestServer::demo().await;
-    let browser = Browser::new(&server);
-    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
-    let (_, tokens) = exchange(
-        &server,
-        DASHBOARD,
-        &code_of(&redirect, DASHBOARD, &server),
-        VERIFIER,
-    )
-    .await;
+    let tokens = dashboard_tokens_for_alice(&server).await;
     let (status, narrow) = refresh(&server, &tokens, Some("openid")).await;
     assert_eq!(
         (status, narrow["scope"].as_str()),

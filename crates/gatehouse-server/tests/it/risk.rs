@@ -404,7 +404,7 @@ async fn an_admin_verdict_decides_the_level_until_it_is_cleared() {
 
 #[tokio::test]
 async fn universal_logout_revokes_refresh_tokens_and_tells_the_app_by_back_channel() {
-    use crate::oidc::{jwks, now, sign_in_alice, verify_id_token};
+    use crate::oidc::{jwks, now, verify_id_token};
     use gatehouse_crypto::{Audience, JwtExpectations};
 
     let server = TestServer::demo().await;
@@ -458,15 +458,7 @@ async fn universal_logout_revokes_refresh_tokens_and_tells_the_app_by_back_chann
     assert_eq!(status, 200, "{app}");
     assert_eq!(app["backchannel_logout_uri"], uri.as_str());
 
-    let browser = crate::flows::Browser::new(&server);
-    let redirect = sign_in_alice(&server, &browser, &authorize_url(&server, DASHBOARD, &[])).await;
-    let (_, tokens) = exchange(
-        &server,
-        DASHBOARD,
-        &code_of(&redirect, DASHBOARD, &server),
-        VERIFIER,
-    )
-    .await;
+    let tokens = crate::oidc::dashboard_tokens_for_alice(&server).await;
     let id_token = verify_id_token(&server, DASHBOARD, tokens["id_token"].as_str().unwrap()).await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
