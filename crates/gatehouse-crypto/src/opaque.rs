@@ -20,7 +20,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use zeroize::Zeroizing;
 
 use crate::CryptoError;
 use crate::signing::{Audience, JwtExpectations, KeySet, SigningAlgorithm, SigningKey, VerifiedJwt};
@@ -36,17 +35,16 @@ pub fn is_opaque(token: &str) -> bool {
     token.starts_with(OPAQUE_PREFIX)
 }
 
-/// The base key of `key`'s opaque tokens.
-pub(crate) fn base_key(pkcs8: &[u8]) -> Zeroizing<[u8; 32]> {
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, pkcs8), BASE_LABEL);
-    let mut out = Zeroizing::new([0u8; 32]);
-    out.copy_from_slice(tag.as_ref());
-    out
+/// The base key of a signing key's opaque tokens, ready to derive each token's key (kept with
+/// the signing key, so a token costs one HMAC, not a key schedule as well).
+pub(crate) fn base_key(pkcs8: &[u8]) -> hmac::Key {
+    let base = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, pkcs8), BASE_LABEL);
+    hmac::Key::new(hmac::HMAC_SHA256, base.as_ref())
 }
 
 /// The AEAD key of one token.
 fn token_key(key: &SigningKey, salt: &[u8]) -> Result<LessSafeKey, CryptoError> {
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.opaque_base()), salt);
+    let tag = hmac::sign(key.opaque_base(), salt);
     let unbound = UnboundKey::new(&AES_256_GCM, tag.as_ref()).map_err(|_| CryptoError::SigningFailed)?;
     Ok(LessSafeKey::new(unbound))
 }

@@ -98,7 +98,7 @@ pub struct SigningKey {
     kid: String,
     pkcs8: Zeroizing<Vec<u8>>,
     /// The key [`crate::opaque`] derives each opaque token's key from.
-    opaque_base: Zeroizing<[u8; 32]>,
+    opaque_base: aws_lc_rs::hmac::Key,
     pair: Arc<KeyPair>,
     public: Jwk,
 }
@@ -208,8 +208,8 @@ impl SigningKey {
         &self.pkcs8
     }
 
-    pub(crate) fn opaque_base(&self) -> &[u8] {
-        self.opaque_base.as_slice()
+    pub(crate) fn opaque_base(&self) -> &aws_lc_rs::hmac::Key {
+        &self.opaque_base
     }
 
     /// The public JWK (`kty`, `crv`/`x`/`y` or `n`/`e`, `kid`, `alg`, `use: sig`).
