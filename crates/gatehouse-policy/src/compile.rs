@@ -208,6 +208,12 @@ impl CompiledPolicy {
     pub fn rule_count(&self) -> usize {
         self.rules.len()
     }
+
+    /// Whether any rule matches on the risk level: when none does, the level cannot change a
+    /// decision, and a caller may leave it unscored.
+    pub fn reads_risk(&self) -> bool {
+        self.rules.iter().any(|r| r.risk.is_some())
+    }
 }
 
 fn compile_requirement(require: &crate::model::Require) -> Option<Requirement> {

@@ -640,7 +640,9 @@ pub struct SessionNow<'a> {
 /// address of this request, the session's device as it is now, the risk now — as a token
 /// refresh does (docs/risk.md). The session's verifications (`records`, as the caller read them
 /// with the session) count as those of one sign-in: a rule's reauthentication window still
-/// bounds their age. Reads in the caller's snapshot `store`.
+/// bounds their age. Reads in the caller's snapshot `store`. The risk is scored when a rule of
+/// the policy matches on it, or when the verdict acts (for its log); the returned risk is `None`
+/// otherwise.
 pub async fn reevaluate(
     store: &mut gatehouse_store::Read,
     state: &AppState,
@@ -702,10 +704,14 @@ pub async fn reevaluate(
             pop_hardware: enrollment.hardware_protected,
         });
     }
-    engine::score_risk(store, state, &mut data, Some(user)).await?;
     let Some(policy) = engine::app_policy(&policies, &data) else {
-        return Ok((Continuous::Holds, data.risk));
+        return Ok((Continuous::Holds, None));
     };
+    // The risk is scored when a rule matches on it; otherwise only for the log of a verdict
+    // that acts (below): a level no rule reads cannot change the decision.
+    if policy.reads_risk() {
+        engine::score_risk(store, state, &mut data, Some(user)).await?;
+    }
     let decision = engine::evaluate(policy, &data, &subject, now);
     let rule = decision.rule.to_string();
     let verdict = match decision.kind() {
@@ -716,5 +722,8 @@ pub async fn reevaluate(
         },
         _ => Continuous::StepUp { rule },
     };
+    if verdict != Continuous::Holds && data.risk.is_none() {
+        engine::score_risk(store, state, &mut data, Some(user)).await?;
+    }
     Ok((verdict, data.risk))
 }

@@ -403,3 +403,21 @@ authentication_policies:
     );
     assert_eq!(d.kind(), "allow");
 }
+
+#[test]
+fn a_policy_reads_the_risk_level_only_when_a_rule_matches_on_it() {
+    let plain = "version: 1\nauthentication_policies:\n  - name: p\n    apps: [app]\n    rules:\n      - name: rest\n        access: allow\n        require: { assurance: { factors: 1 } }\n";
+    assert!(!policy(plain, "app").reads_risk());
+    let risky = "version: 1\nauthentication_policies:\n  - name: p\n    apps: [app]\n    rules:\n      - name: block-risky\n        when: { risk: [high] }\n        access: deny\n      - name: rest\n        access: allow\n        require: { assurance: { factors: 1 } }\n";
+    let p = policy(risky, "app");
+    assert!(p.reads_risk());
+    let high = RequestContext {
+        risk: RiskLevel::High,
+        ..ctx("a", &[], "192.0.2.1")
+    };
+    assert_eq!(run(&p, &high, &[], &[]).rule.to_string(), "block-risky");
+    assert_eq!(
+        run(&p, &ctx("a", &[], "192.0.2.1"), &[], &[]).rule.to_string(),
+        "rest"
+    );
+}
