@@ -31,7 +31,8 @@ pub struct Subject {
     /// Records of the session the flow started with (empty without one).
     pub session_records: Vec<StoredRecord>,
     pub session: Option<Session>,
-    /// The user's registered devices (Gatehouse Verify), for their facts.
+    /// The user's registered devices (Gatehouse Verify), for their facts; read only when an
+    /// enrollment or the session names one ([`Subject::needs_devices`]).
     pub devices: Vec<gatehouse_core::model::Device>,
 }
 
@@ -83,7 +84,6 @@ impl Subject {
                 .collect(),
         };
         subject.enrollments = store.enrollments().of_user(user.id).await?;
-        subject.devices = store.devices().of_user(user.id).await?;
         if let Some(session_id) = data.session_id
             && let Some(session) = store.sessions().get(session_id).await?
             && session.user_id == user.id
@@ -92,8 +92,21 @@ impl Subject {
             subject.session_records = store.sessions().records(session_id).await?;
             subject.session = Some(session);
         }
+        if subject.needs_devices() {
+            subject.devices = store.devices().of_user(user.id).await?;
+        }
         subject.user = Some(user);
         Ok(subject)
+    }
+
+    /// Whether anything read names one of the user's devices: a device-bound enrollment (whose
+    /// device decides whether it is usable and biometric) or the session's device. Users
+    /// without Gatehouse Verify are spared the read.
+    fn needs_devices(&self) -> bool {
+        self.enrollments
+            .iter()
+            .any(|e| e.device_id.is_some() || e.authenticator == AuthenticatorKey::Device)
+            || self.session.as_ref().is_some_and(|s| s.device_id.is_some())
     }
 
     pub fn enrollment(&self, id: EnrollmentId) -> Option<&Enrollment> {
