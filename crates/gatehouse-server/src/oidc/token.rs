@@ -22,6 +22,7 @@ use gatehouse_oidc::{
 };
 use gatehouse_store::{Read, RefreshRow};
 use jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Client, Clients, GrantData};
@@ -472,7 +473,7 @@ async fn authorization_code(
     let row = read.oauth().code(&digest).await?;
     let grant: Option<GrantData> = row
         .as_ref()
-        .map(|r| serde_json::from_value(r.grant.clone()))
+        .map(|r| GrantData::deserialize(&r.grant))
         .transpose()
         .map_err(|e| corrupt("authorization code", e))?;
     let record = row.as_ref().zip(grant.as_ref()).map(|(r, g)| CodeRecord {
@@ -625,8 +626,7 @@ async fn refresh(
         &scope,
         Some((&user, &groups)),
     )?;
-    let grant: GrantData =
-        serde_json::from_value(row.grant.clone()).map_err(|e| corrupt("refresh token", e))?;
+    let grant = GrantData::deserialize(&row.grant).map_err(|e| corrupt("refresh token", e))?;
     let issue = Issue {
         client,
         user: &user,
