@@ -86,6 +86,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0012_refresh_families.sql",
         sql: include_str!("../../migrations/postgres/0012_refresh_families.sql"),
     },
+    MigrationFile {
+        version: 13,
+        description: "ordered verification records",
+        file: "0013_ordered_verification_records.sql",
+        sql: include_str!("../../migrations/postgres/0013_ordered_verification_records.sql"),
+    },
 ];
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {

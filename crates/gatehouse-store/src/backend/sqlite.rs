@@ -119,6 +119,12 @@ pub(crate) const MIGRATIONS: &[MigrationFile] = &[
         file: "0012_refresh_families.sql",
         sql: include_str!("../../migrations/sqlite/0012_refresh_families.sql"),
     },
+    MigrationFile {
+        version: 13,
+        description: "ordered verification records",
+        file: "0013_ordered_verification_records.sql",
+        sql: include_str!("../../migrations/sqlite/0013_ordered_verification_records.sql"),
+    },
 ];
 
 /// How long a statement that found the database locked by another process waits for it, and
