@@ -139,7 +139,7 @@ impl ServeArgs {
 pub fn run(args: ServeArgs) -> ExitCode {
     let demo_apps = args.demo && !args.no_demo_apps;
     crate::telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             crate::report_error(&format!("cannot start the runtime: {e}"));
@@ -152,6 +152,18 @@ pub fn run(args: ServeArgs) -> ExitCode {
             crate::report_error(&format!("{e:#}"));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The server's runtime: a worker thread per core the process may run on, or, when that is one
+/// core (a container limited to one CPU, a process pinned with `taskset`), the single-threaded
+/// scheduler — there is no other worker to hand tasks to, and every wake-up stays on one thread.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if cores == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
     }
 }
 
