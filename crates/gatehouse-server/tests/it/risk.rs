@@ -344,6 +344,49 @@ async fn moving_to_a_blocked_zone_mid_session_ends_the_session_at_the_next_refre
     server.stop().await;
 }
 
+/// A policy that never matches on risk is evaluated at a refresh without scoring it, but the
+/// refusal's event still carries the level and signals of that moment.
+#[tokio::test]
+async fn a_refresh_refused_by_a_rule_without_risk_still_logs_the_risk() {
+    let server = server(behind_proxy).await;
+    let (status, zone) = admin(
+        &server,
+        Method::POST,
+        "/api/v1/zones",
+        json!({"name": "cafes", "cidrs": ["198.51.0.0/16"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{zone}");
+    add_dashboard_rule(
+        &server,
+        json!({"name": "no-cafes", "when": {"network": {"include": ["cafes"]}}, "access": "deny"}),
+    )
+    .await;
+
+    let laptop = Browser::at(&server, HOME);
+    let (state, _) = sign_in(&server, &laptop).await;
+    let code = code_of(state["redirect"].as_str().unwrap(), DASHBOARD, &server);
+    let (status, tokens) = exchange(&server, DASHBOARD, &code, VERIFIER).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, tokens) = refresh_from(&server, HOME, &refresh).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    let (status, body) = refresh_from(&server, CAFE, &refresh).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let decision = last_decision(&server).await;
+    assert_eq!(decision["trigger"], "refresh", "{decision}");
+    assert_eq!(decision["rule"], "no-cafes", "{decision}");
+    assert_eq!(decision["risk"], "low", "{decision}");
+    assert_eq!(decision["risk_signals"], "new_network", "{decision}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn an_admin_verdict_decides_the_level_until_it_is_cleared() {
     let server = server(behind_proxy).await;
