@@ -272,6 +272,20 @@ async fn refresh_from(server: &TestServer, ip: &str, refresh_token: &str) -> (u1
     (status, res.json().await.unwrap())
 }
 
+/// Alice signs in to the dashboard from home, exchanges the code and refreshes once from home
+/// (asserting each answer is 200): the rotated refresh token.
+async fn refreshed_at_home(server: &TestServer) -> String {
+    let laptop = Browser::at(server, HOME);
+    let (state, _) = sign_in(server, &laptop).await;
+    let code = code_of(state["redirect"].as_str().unwrap(), DASHBOARD, server);
+    let (status, tokens) = exchange(server, DASHBOARD, &code, VERIFIER).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, tokens) = refresh_from(server, HOME, &refresh).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens["refresh_token"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn moving_to_a_blocked_zone_mid_session_ends_the_session_at_the_next_refresh() {
     let server = server(behind_proxy).await;
@@ -289,17 +303,8 @@ async fn moving_to_a_blocked_zone_mid_session_ends_the_session_at_the_next_refre
     )
     .await;
 
-    let laptop = Browser::at(&server, HOME);
-    let (state, _) = sign_in(&server, &laptop).await;
-    let code = code_of(state["redirect"].as_str().unwrap(), DASHBOARD, &server);
-    let (status, tokens) = exchange(&server, DASHBOARD, &code, VERIFIER).await;
-    assert_eq!(status, 200, "{tokens}");
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-
     // From home, the session still satisfies the policy.
-    let (status, tokens) = refresh_from(&server, HOME, &refresh).await;
-    assert_eq!(status, 200, "{tokens}");
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = refreshed_at_home(&server).await;
 
     // The laptop moves to a blocked network: high risk, the rule denies, the session ends.
     let (status, body) = refresh_from(&server, CAFE, &refresh).await;
@@ -363,15 +368,8 @@ async fn a_refresh_refused_by_a_rule_without_risk_still_logs_the_risk() {
     )
     .await;
 
-    let laptop = Browser::at(&server, HOME);
-    let (state, _) = sign_in(&server, &laptop).await;
-    let code = code_of(state["redirect"].as_str().unwrap(), DASHBOARD, &server);
-    let (status, tokens) = exchange(&server, DASHBOARD, &code, VERIFIER).await;
-    assert_eq!(status, 200, "{tokens}");
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let (status, tokens) = refresh_from(&server, HOME, &refresh).await;
-    assert_eq!(status, 200, "{tokens}");
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // From home, the session still satisfies the policy.
+    let refresh = refreshed_at_home(&server).await;
 
     let (status, body) = refresh_from(&server, CAFE, &refresh).await;
     assert_eq!(
