@@ -99,7 +99,7 @@ async fn write(store: &Store, events: &[LogEvent]) -> Result<(), StoreError> {
 }
 
 tokio::task_local! {
-    /// The `x-request-id` of the request this task serves (set by [`request_scope`]).
+    /// The `x-request-id` of the request this task serves (set by [`scoped`]).
     static REQUEST_ID: String;
 }
 
@@ -108,21 +108,10 @@ pub(crate) fn request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Middleware: every event built while serving the request carries its `x-request-id`, so the
-/// system log and the structured logs can be joined.
-pub async fn request_scope(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match id {
-        Some(id) => REQUEST_ID.scope(id, next.run(request)).await,
-        None => next.run(request).await,
-    }
+/// Runs `serving` with `id` as the `x-request-id` of every event built while it runs, so the
+/// system log and the structured logs can be joined (see `app::around_request`).
+pub(crate) async fn scoped<F: Future>(id: String, serving: F) -> F::Output {
+    REQUEST_ID.scope(id, serving).await
 }
 
 /// An event being assembled: `Event::new(types::USER_CREATE, actor, Outcome::Success).user(id)

@@ -8,11 +8,10 @@
 //! time.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
@@ -143,7 +142,8 @@ impl Metrics {
         self.0.recorder.register_counter(&key, &METADATA).increment(1);
     }
 
-    fn request(&self, status: StatusCode, took: Duration) {
+    /// Counts a request by its status class and records its latency (`app::around_request`).
+    pub(crate) fn request(&self, status: StatusCode, took: Duration) {
         let class = usize::from(status.as_u16() / 100).saturating_sub(1).min(4);
         if let Some(counter) = self.0.status.get(class) {
             counter.increment(1);
@@ -168,14 +168,6 @@ impl Metrics {
     pub fn upkeep(&self) {
         self.0.recorder.handle().run_upkeep();
     }
-}
-
-/// Times every request and counts it by status class.
-pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let response = next.run(request).await;
-    state.metrics().request(response.status(), started.elapsed());
-    response
 }
 
 /// `GET /metrics`: the Prometheus text format.
