@@ -75,13 +75,7 @@ impl Subject {
         };
         subject.groups = match groups {
             Some(groups) => groups,
-            None => store
-                .groups()
-                .of_user(user.id)
-                .await?
-                .into_iter()
-                .map(|g| g.name.as_str().to_owned())
-                .collect(),
+            None => store.groups().names_of_user(user.id).await?,
         };
         subject.enrollments = store.enrollments().of_user(user.id).await?;
         if let Some(session_id) = data.session_id

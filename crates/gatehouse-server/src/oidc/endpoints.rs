@@ -140,14 +140,7 @@ async fn userinfo_for(state: &AppState, token: &str) -> Result<Response, ApiErro
             "the user may no longer sign in",
         )));
     };
-    let groups: Vec<String> = state
-        .store()
-        .groups()
-        .of_user(user.id)
-        .await?
-        .into_iter()
-        .map(|g| g.name.as_str().to_owned())
-        .collect();
+    let groups: Vec<String> = state.store().groups().names_of_user(user.id).await?;
     let claims = gatehouse_oidc::claims::userinfo_claims(&profile(&user, &groups), &grant.scope);
     Ok(no_store(StatusCode::OK, &serde_json::Value::Object(claims)))
 }

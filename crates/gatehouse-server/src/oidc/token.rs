@@ -292,13 +292,7 @@ async fn active_user(store: &mut Read, id: UserId) -> Result<(User, Vec<String>)
         .await?
         .filter(|u| u.status.can_sign_in())
         .ok_or_else(|| invalid_grant("the user may no longer sign in"))?;
-    let groups = store
-        .groups()
-        .of_user(user.id)
-        .await?
-        .into_iter()
-        .map(|g| g.name.as_str().to_owned())
-        .collect();
+    let groups = store.groups().names_of_user(user.id).await?;
     Ok((user, groups))
 }
 

@@ -99,6 +99,26 @@ impl<E: Exec> Groups<E> {
         Ok(groups)
     }
 
+    /// The names of the groups `user` belongs to, `everyone` included, in the order of
+    /// [`Self::of_user`]: what a sign-in step, a token and userinfo need of them, without
+    /// reading and parsing each group's whole row.
+    pub async fn names_of_user(&mut self, user: UserId) -> Result<Vec<String>, StoreError> {
+        let q = query(
+            "SELECT g.name, g.name_key FROM groups g WHERE g.id = $2 \
+             UNION ALL SELECT g.name, g.name_key FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+             WHERE gm.user_id = $1 AND gm.group_id <> $2",
+        )
+        .bind(user)
+        .bind(EVERYONE_ID);
+        let rows = self.ex.fetch_all(q).await?;
+        let mut names = rows
+            .iter()
+            .map(|row| Ok((row.text("name_key")?, row.text("name")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(names.into_iter().map(|(_, name)| name).collect())
+    }
+
     /// Whether `user` is a member of `group` (always, for `everyone`).
     pub async fn is_member(&mut self, group: GroupId, user: UserId) -> Result<bool, StoreError> {
         if group == EVERYONE_ID {

@@ -261,6 +261,12 @@ async fn everyone_holds_every_user_and_memberships_are_explicit_otherwise(store:
         ["employees", "everyone"]
     );
     assert_eq!(names(store.groups().of_user(bob.id).await.unwrap()), ["everyone"]);
+    assert_eq!(
+        store.groups().names_of_user(alice.id).await.unwrap(),
+        ["employees", "everyone"],
+        "the names alone, in the same order"
+    );
+    assert_eq!(store.groups().names_of_user(bob.id).await.unwrap(), ["everyone"]);
     assert!(store.groups().is_member(EVERYONE_ID, bob.id).await.unwrap());
     assert!(!store.groups().is_member(employees.id, bob.id).await.unwrap());
     let members = store
