@@ -34,7 +34,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The one middleware every request passes (one layer, not five: each layer boxed and moved the
-/// request's future, and together they cost 5 % of a refresh grant):
+/// request's future, and one instead of five made a refresh grant about 3 % cheaper):
 /// - its `x-request-id`: the caller's, or a new UUID, in the request, in the response, and on
 ///   every system-log event built while serving it ([`crate::audit::request_id`]);
 /// - its log span, a `debug` span made only when the filter asks for it
