@@ -81,8 +81,8 @@ impl Pools {
         Ok(match self {
             Self::Sqlite(pool) => TxInner::Sqlite(pool.begin().await?),
             // Boxed: sqlx's `begin` future (connection acquisition with its timeout) is 14 KB,
-            // and inline it made every caller's future that large on SQLite too, copied at
-            // each move: 5 % of a refresh grant went to `memcpy`.
+            // and inline it made every future that begins a transaction that large, on SQLite
+            // too, copied whole at each move (the token handler's 17.5 KB, now 4.7 KB).
             Self::Postgres(pool) => TxInner::Postgres(Box::pin(pool.begin()).await?),
         })
     }

@@ -23,6 +23,23 @@ macro_rules! columns {
     };
 }
 
+/// The groups of user `$1`, `everyone` (`$2`) included, as `columns`: two index lookups,
+/// sorted by the caller. The `OR … IN (subquery) ORDER BY` form made SQLite build a temporary
+/// list and a temporary sort tree for a handful of rows, on every sign-in step and refresh.
+macro_rules! of_user {
+    ($columns:expr) => {
+        concat!(
+            "SELECT ",
+            $columns,
+            " FROM groups g WHERE g.id = $2 \
+             UNION ALL SELECT ",
+            $columns,
+            " FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+             WHERE gm.user_id = $1 AND gm.group_id <> $2"
+        )
+    };
+}
+
 fn group_from_row(row: &Row) -> Result<Group, StoreError> {
     Ok(Group {
         id: row.parse("id", GroupId::parse)?,
@@ -79,20 +96,7 @@ impl<E: Exec> Groups<E> {
 
     /// The groups `user` belongs to, `everyone` included, in name order.
     pub async fn of_user(&mut self, user: UserId) -> Result<Vec<Group>, StoreError> {
-        // Two index lookups, sorted here: the `OR … IN (subquery) ORDER BY` form made SQLite
-        // build a temporary list and a temporary sort tree for a handful of rows, on every
-        // sign-in step and refresh.
-        let q = query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM groups g WHERE g.id = $2 \
-             UNION ALL SELECT ",
-            columns!(),
-            " FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-             WHERE gm.user_id = $1 AND gm.group_id <> $2"
-        ))
-        .bind(user)
-        .bind(EVERYONE_ID);
+        let q = query(of_user!(columns!())).bind(user).bind(EVERYONE_ID);
         let rows = self.ex.fetch_all(q).await?;
         let mut groups = rows.iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
         groups.sort_by(|a, b| a.name.key().cmp(b.name.key()));
@@ -103,13 +107,7 @@ impl<E: Exec> Groups<E> {
     /// [`Self::of_user`]: what a sign-in step, a token and userinfo need of them, without
     /// reading and parsing each group's whole row.
     pub async fn names_of_user(&mut self, user: UserId) -> Result<Vec<String>, StoreError> {
-        let q = query(
-            "SELECT g.name, g.name_key FROM groups g WHERE g.id = $2 \
-             UNION ALL SELECT g.name, g.name_key FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-             WHERE gm.user_id = $1 AND gm.group_id <> $2",
-        )
-        .bind(user)
-        .bind(EVERYONE_ID);
+        let q = query(of_user!("g.name, g.name_key")).bind(user).bind(EVERYONE_ID);
         let rows = self.ex.fetch_all(q).await?;
         let mut names = rows
             .iter()
