@@ -30,6 +30,8 @@ pub(crate) enum TxInner {
 pub(crate) enum ReadInner {
     Sqlite(sqlite::Read),
     Postgres(sqlx::PgPool),
+    /// The reads of a write transaction that reads first (`Store::read_then_write`).
+    Tx(TxInner),
 }
 
 /// Which database a URL names.
@@ -148,6 +150,7 @@ pub(crate) async fn fetch_all_read(read: &mut ReadInner, query: Query<'_>) -> Re
     match read {
         ReadInner::Sqlite(read) => sqlite::fetch_all_read(read, query).await,
         ReadInner::Postgres(pool) => postgres::fetch_all(&*pool, query).await,
+        ReadInner::Tx(tx) => fetch_all_tx(tx, query).await,
     }
 }
 
@@ -158,6 +161,7 @@ pub(crate) async fn fetch_optional_read(
     match read {
         ReadInner::Sqlite(read) => sqlite::fetch_optional_read(read, query).await,
         ReadInner::Postgres(pool) => postgres::fetch_optional(&*pool, query).await,
+        ReadInner::Tx(tx) => fetch_optional_tx(tx, query).await,
     }
 }
 

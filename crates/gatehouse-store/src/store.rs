@@ -81,6 +81,22 @@ impl Store {
         })
     }
 
+    /// Begins a write transaction that reads first: a [`Read`] whose statements run inside the
+    /// transaction, which [`Read::into_tx`] then hands over for the writes. For a request that
+    /// reads what it is about to change (a refresh token, its user and session) and writes
+    /// whenever it succeeds. On SQLite the reads run on the writing connection, whose pages
+    /// stay cached, instead of a reader's, which reloads them after every commit; they see what
+    /// the transactions before it wrote, and no other write comes between them and the
+    /// writes. On PostgreSQL they read committed, as every transaction there does: races are
+    /// still settled by conditional updates. It holds the turn to write from the start (see
+    /// [`Store::begin`]): nothing done while it is open may begin another transaction.
+    /// Dropped, it rolls back.
+    pub async fn read_then_write(&self) -> Result<Read, StoreError> {
+        Ok(Read {
+            inner: ReadInner::Tx(self.pools.begin().await?),
+        })
+    }
+
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         self.pools.close().await;
@@ -107,6 +123,20 @@ impl Store {
         Ok(self.users().count().await? == 0
             && self.apps().count().await? == 0
             && self.policies().count().await? == 0)
+    }
+}
+
+impl Read {
+    /// The transaction of a [`Store::read_then_write`], to write in after the reads;
+    /// [`StoreError::ReadOnly`] for a plain snapshot.
+    pub fn into_tx(self) -> Result<Tx, StoreError> {
+        match self.inner {
+            ReadInner::Tx(inner) => Ok(Tx {
+                inner,
+                log_at_commit: Vec::new(),
+            }),
+            _ => Err(StoreError::ReadOnly),
+        }
     }
 }
 

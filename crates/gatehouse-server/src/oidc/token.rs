@@ -341,12 +341,12 @@ fn access_token(keys: &KeySet, access: &AccessGrant, claims: &Map<String, Value>
 }
 
 /// Signs the access token and, for `openid`, the ID token.
-async fn sign_user_tokens(
+fn sign_user_tokens(
     state: &AppState,
+    keys: &KeySet,
     issue: &Issue<'_>,
 ) -> Result<(String, Option<String>, u64), Failure> {
     let now = state.now();
-    let keys = state.oidc().keys(state).await?;
     let issuer = state.issuer();
     let sid = issue.session_id.map(|s| s.to_string());
     let requested_acr = issue
@@ -374,7 +374,7 @@ async fn sign_user_tokens(
             session_id: sid.as_deref(),
         }),
     });
-    let access = access_token(&keys, issue.access, &claims)?;
+    let access = access_token(keys, issue.access, &claims)?;
     let id_token = if issue.scope.contains(scope::OPENID) {
         let profile = profile(issue.user, issue.groups);
         let claims = gatehouse_oidc::claims::id_token_claims(&IdTokenInput {
@@ -463,7 +463,10 @@ async fn authorization_code(
 ) -> Result<TokenResponse, Failure> {
     let now = state.now();
     let digest = digest::sha256_hex(code.as_bytes());
-    let mut read = state.store().read()?;
+    // Before the transaction: reloading the keys may write (their rotation, housekeeping).
+    let keys = state.oidc().keys(state).await?;
+    // The code is read in the transaction that spends it: no other redemption can come between.
+    let mut read = state.store().read_then_write().await?;
     let row = read.oauth().code(&digest).await?;
     let grant: Option<GrantData> = row
         .as_ref()
@@ -487,10 +490,9 @@ async fn authorization_code(
         CodeDecision::Issue => {}
         CodeDecision::Reject(e) => return Err(e.into()),
         CodeDecision::Replayed(e) => {
-            drop(read);
             // A replayed code: the tokens it earned are revoked too (RFC 6749 section 4.1.2).
             if let Some(family) = row.as_ref().and_then(|r| r.family_id.as_deref()) {
-                let mut tx = state.store().begin().await?;
+                let mut tx = read.into_tx()?;
                 tx.oauth().revoke_family(family).await?;
                 tx.commit().await?;
             }
@@ -501,7 +503,6 @@ async fn authorization_code(
         return Err(invalid_grant("the authorization code is invalid or expired"));
     };
     let (user, groups) = active_user(&mut read, row.user_id).await?;
-    drop(read);
     let access = evaluate(
         clients,
         client,
@@ -524,9 +525,9 @@ async fn authorization_code(
         None
     };
     // Signed before the code is spent, so that the grant's event commits with the code's
-    // redemption (a code lost to a race only wastes the signatures).
-    let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
-    let mut tx = state.store().begin().await?;
+    // redemption.
+    let (access_token, id_token, expires_in) = sign_user_tokens(state, &keys, &issue)?;
+    let mut tx = read.into_tx()?;
     let family = refresh.as_ref().map(|(_, row)| row.family_id.as_str());
     if !tx.oauth().redeem_code(&digest, now, family).await? {
         return Err(invalid_grant("the authorization code was already used"));
@@ -554,7 +555,10 @@ async fn refresh(
     client_ip: IpAddr,
 ) -> Result<TokenResponse, Failure> {
     let now = state.now();
-    let mut read = state.store().read()?;
+    // Before the transaction: reloading the keys may write (their rotation, housekeeping).
+    let keys = state.oidc().keys(state).await?;
+    // The family is read in the transaction that rotates it: no other refresh can come between.
+    let mut read = state.store().read_then_write().await?;
     let row = match refresh_family_of(token) {
         Some(family) => read.oauth().refresh_family(family).await?,
         None => None,
@@ -580,8 +584,7 @@ async fn refresh(
         RefreshDecision::Rotate { scope } => scope,
         RefreshDecision::Reject(e) => return Err(e.into()),
         RefreshDecision::RevokeFamily { family_id, error } => {
-            drop(read);
-            let mut tx = state.store().begin().await?;
+            let mut tx = read.into_tx()?;
             tx.oauth().revoke_family(&family_id).await?;
             tx.commit().await?;
             return Err(error.into());
@@ -593,7 +596,7 @@ async fn refresh(
     // The sign-in the token rests on must still hold: an active user, a live session, and the
     // app's policy against the context of this request (continuous evaluation, docs/risk.md).
     let (user, groups) = active_user(&mut read, row.user_id).await?;
-    if let Some(session_id) = row.session_id {
+    let mut tx = if let Some(session_id) = row.session_id {
         let Some(session) = read.sessions().get(session_id).await?.filter(|s| s.is_live(now)) else {
             return Err(invalid_grant(
                 "the session this refresh token belongs to has ended",
@@ -608,11 +611,11 @@ async fn refresh(
             groups: &groups,
         };
         let (verdict, risk) = crate::flow::reevaluate(&mut read, state, &live, client_id, client_ip).await?;
-        drop(read);
-        continuous(state, client, &session, verdict, risk, &user, client_ip).await?;
+        let tx = read.into_tx()?;
+        continuous(state, tx, client, &session, verdict, risk, &user, client_ip).await?
     } else {
-        drop(read);
-    }
+        read.into_tx()?
+    };
     let access = evaluate(
         clients,
         client,
@@ -633,8 +636,7 @@ async fn refresh(
     let (next, next_digest) = new_refresh_token(&row.family_id);
     let expires_at = at(now, access.refresh_token_lifetime.duration());
     // Signed before the rotation, so that the grant's event commits with it.
-    let (access_token, id_token, expires_in) = sign_user_tokens(state, &issue).await?;
-    let mut tx = state.store().begin().await?;
+    let (access_token, id_token, expires_in) = sign_user_tokens(state, &keys, &issue)?;
     let rotated = tx
         .oauth()
         .rotate_refresh_token(&row.family_id, &row.digest, &next_digest, now, expires_at)
@@ -658,20 +660,22 @@ async fn refresh(
 }
 
 /// Continuous evaluation at a refresh: acts on the verdict of the session's app policy,
-/// evaluated now. A rule that denies ends the session (its refresh tokens with it); one that
-/// asks for more refuses the refresh so the app sends the user to sign in again. Both are in
-/// the system log.
+/// evaluated now, in the refresh's transaction, which it hands back when the verdict holds. A
+/// rule that denies ends the session (its refresh tokens with it); one that asks for more
+/// refuses the refresh so the app sends the user to sign in again. Both are in the system log.
+#[allow(clippy::too_many_arguments)]
 async fn continuous(
     state: &AppState,
+    mut tx: gatehouse_store::Tx,
     client: &Client,
     session: &gatehouse_core::model::Session,
     verdict: crate::flow::Continuous,
     risk: Option<crate::flow::data::FlowRisk>,
     user: &User,
     client_ip: IpAddr,
-) -> Result<(), Failure> {
+) -> Result<gatehouse_store::Tx, Failure> {
     let (outcome, rule) = match &verdict {
-        crate::flow::Continuous::Holds => return Ok(()),
+        crate::flow::Continuous::Holds => return Ok(tx),
         crate::flow::Continuous::StepUp { rule } => (Outcome::Challenge, rule.clone()),
         crate::flow::Continuous::Ends { rule, .. } => (Outcome::Deny, rule.clone()),
     };
@@ -688,10 +692,9 @@ async fn continuous(
             .detail("risk", risk.level.as_str())
             .detail("risk_signals", risk.signals.join(","));
     }
-    match verdict {
+    event.append(&mut tx, now).await?;
+    let refusal = match verdict {
         crate::flow::Continuous::Ends { message, .. } => {
-            let mut tx = state.store().begin().await?;
-            event.append(&mut tx, now).await?;
             crate::session::end_in(
                 &mut tx,
                 session.id,
@@ -700,16 +703,12 @@ async fn continuous(
                 now,
             )
             .await?;
-            tx.commit().await?;
-            Err(invalid_grant(&format!("{message}; the session has ended")))
+            invalid_grant(&format!("{message}; the session has ended"))
         }
-        _ => {
-            event.commit_alone(state, now).await?;
-            Err(invalid_grant(
-                "the sign-in policy now asks for more than this session proved: sign in again",
-            ))
-        }
-    }
+        _ => invalid_grant("the sign-in policy now asks for more than this session proved: sign in again"),
+    };
+    tx.commit().await?;
+    Err(refusal)
 }
 
 async fn client_credentials(

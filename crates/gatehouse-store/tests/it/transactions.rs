@@ -14,6 +14,7 @@ on_both_backends!(
     a_request_abandoned_while_its_commit_waits_strands_no_one,
     a_failed_statement_does_not_commit_its_companions,
     a_read_snapshot_reads_one_state_and_never_holds_a_writer_up,
+    a_transaction_that_reads_first_writes_on_what_it_read,
 );
 
 async fn a_dropped_transaction_leaves_nothing_behind(store: Store) {
@@ -213,6 +214,64 @@ async fn a_read_snapshot_reads_one_state_and_never_holds_a_writer_up(store: Stor
     let mut read = store.read().unwrap();
     assert_eq!(read.users().get(carol.id).await.unwrap(), Some(carol));
     assert_eq!(store.users().count().await.unwrap(), 3);
+}
+
+/// `read_then_write`: the reads of a write transaction, taken before its writes. On SQLite no
+/// writer comes between them; the writes commit with the transaction, and dropped it leaves
+/// nothing.
+async fn a_transaction_that_reads_first_writes_on_what_it_read(store: Store) {
+    use gatehouse_store::Dialect;
+
+    let alice = user("alice");
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&alice).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut read = store.read_then_write().await.unwrap();
+    assert_eq!(read.users().get(alice.id).await.unwrap(), Some(alice.clone()));
+    // Another writer, started now.
+    let bob = user("bob");
+    let other = {
+        let store = store.clone();
+        let bob = bob.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.users().insert(&bob).await.unwrap();
+            tx.commit().await.unwrap();
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    match store.dialect() {
+        // It waits for the turn this transaction holds.
+        Dialect::Sqlite => assert_eq!(read.users().get(bob.id).await.unwrap(), None),
+        // Read committed: it has committed, and each statement sees what has.
+        Dialect::Postgres => assert_eq!(read.users().get(bob.id).await.unwrap(), Some(bob.clone())),
+    }
+    let carol = user("carol");
+    let mut tx = read.into_tx().unwrap();
+    tx.users().insert(&carol).await.unwrap();
+    tx.commit().await.unwrap();
+    other.await.unwrap();
+    assert_eq!(store.users().count().await.unwrap(), 3);
+
+    // Dropped, it rolls back what it wrote and lets the next writer in.
+    let dave = user("dave");
+    {
+        let read = store.read_then_write().await.unwrap();
+        let mut tx = read.into_tx().unwrap();
+        tx.users().insert(&dave).await.unwrap();
+    }
+    assert_eq!(store.users().get(dave.id).await.unwrap(), None);
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&dave).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.users().count().await.unwrap(), 4);
+
+    // A plain snapshot has no transaction to hand over.
+    assert!(matches!(
+        store.read().unwrap().into_tx(),
+        Err(gatehouse_store::StoreError::ReadOnly)
+    ));
 }
 
 /// Another process (a second store on the same SQLite file: `gatehouse keys rotate` beside a
