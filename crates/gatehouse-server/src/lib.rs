@@ -42,6 +42,7 @@ pub mod demo_apps;
 pub mod directory;
 mod error;
 pub mod flow;
+mod handle;
 mod health;
 pub mod housekeeping;
 pub mod limits;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use gatehouse_core::model::{Actor, Application, Outcome, SessionId, User, VerificationRecord, event_types};
-use gatehouse_crypto::{KeySet, Keyring, digest, random};
+use gatehouse_crypto::{KeySet, Keyring};
 use gatehouse_oidc::{
     AccessPolicies, AccessRule, AuthorizationRequest, ClientRegistration, GrantType, ScopeSet,
     VerificationFacts,
@@ -284,7 +284,7 @@ pub async fn complete_authorization(
         .await?;
         return Ok(deny_redirect(state, request, gatehouse_oidc::POLICY_FAILED));
     }
-    let code = random::token::<32>();
+    let (code, code_key) = crate::handle::new();
     let grant = GrantData {
         scope: request.scope.clone(),
         nonce: request.nonce.clone(),
@@ -297,7 +297,7 @@ pub async fn complete_authorization(
     let record = gatehouse_oidc::code::CodeRecord::issue(request, now);
     tx.oauth()
         .insert_code(&CodeRow {
-            digest: digest::sha256_hex(code.as_bytes()),
+            digest: code_key,
             client_id: request.client_id.clone(),
             user_id: signed_in.user.id,
             session_id: Some(signed_in.session_id),

@@ -12,7 +12,6 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue, header};
 use gatehouse_core::model::User;
 use gatehouse_core::risk::{RiskAssessment, RiskFacts, RiskSettings, Travel, assess as score};
-use gatehouse_crypto::{digest, random};
 use gatehouse_policy::{NetworkZone, RiskLevel};
 use gatehouse_store::{ContextKind, Read, Tx};
 use jiff::{SignedDuration, Timestamp};
@@ -105,13 +104,13 @@ pub fn browser_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// The browser of a request as the flow stores it (the token's digest), and the `Set-Cookie` to
-/// send when the browser had no token yet.
+/// The browser of a request as the flow stores it (its token's key, `handle`), and the
+/// `Set-Cookie` to send when the browser had no token yet.
 pub fn browser_of(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     if let Some(token) = browser_token(headers) {
-        return (digest::sha256_hex(token.as_bytes()), None);
+        return (crate::handle::key(&token), None);
     }
-    let token = random::token::<32>();
+    let (token, key) = crate::handle::new();
     let mut cookie = format!(
         "{DEVICE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
         DEVICE_COOKIE_DAYS * 24 * 3600
@@ -119,10 +118,7 @@ pub fn browser_of(state: &AppState, headers: &HeaderMap) -> (String, Option<Head
     if state.issuer().is_https() {
         cookie.push_str("; Secure");
     }
-    (
-        digest::sha256_hex(token.as_bytes()),
-        HeaderValue::from_str(&cookie).ok(),
-    )
+    (key, HeaderValue::from_str(&cookie).ok())
 }
 
 /// The /24 (IPv4) or /48 (IPv6) an address is in, as text.

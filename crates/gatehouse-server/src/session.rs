@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use gatehouse_core::model::{
     Actor, EndReason, Outcome, Session, SessionId, User, VerificationRecord, event_types,
 };
-use gatehouse_crypto::digest;
 use gatehouse_store::Tx;
 use jiff::Timestamp;
 
@@ -54,7 +53,7 @@ pub async fn from_token(state: &AppState, token: &str) -> Result<Option<LiveSess
     let store = state.store();
     let Some(session) = store
         .sessions()
-        .by_token_digest(&digest::sha256_hex(token.as_bytes()))
+        .by_token_digest(&crate::handle::key(token))
         .await?
     else {
         return Ok(None);

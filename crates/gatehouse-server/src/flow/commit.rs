@@ -7,7 +7,6 @@ use axum::http::HeaderValue;
 use gatehouse_core::model::{
     Actor, EndReason, Flow, LifecycleAction, Outcome, Session, UserStatus, VerificationRecord, event_types,
 };
-use gatehouse_crypto::{digest, random};
 use gatehouse_policy::{KeepSignedIn, PolicySet};
 use gatehouse_store::{StoreError, Tx, new_id};
 use jiff::{SignedDuration, Timestamp};
@@ -171,13 +170,13 @@ pub(super) async fn finish(
             session.id
         }
         _ => {
-            let token = random::token::<32>();
+            let (token, token_key) = crate::handle::new();
             let keep = data.identity.as_ref().is_some_and(|i| i.keep_signed_in)
                 && rule.keep_signed_in == KeepSignedIn::Allowed;
             let lifetime = rule.max_lifetime.as_signed();
             let session = Session {
                 id: new_id(),
-                token_digest: digest::sha256_hex(token.as_bytes()),
+                token_digest: token_key,
                 user_id: user.id,
                 device_id: data.records.iter().rev().find_map(|r| r.device_id),
                 created_at: now,

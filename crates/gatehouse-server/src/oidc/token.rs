@@ -462,12 +462,12 @@ async fn authorization_code(
     code_verifier: Option<&str>,
 ) -> Result<TokenResponse, Failure> {
     let now = state.now();
-    let digest = digest::sha256_hex(code.as_bytes());
+    let code_key = crate::handle::key(code);
     // Before the transaction: reloading the keys may write (their rotation, housekeeping).
     let keys = state.oidc().keys(state).await?;
     // The code is read in the transaction that spends it: no other redemption can come between.
     let mut read = state.store().read_then_write().await?;
-    let row = read.oauth().code(&digest).await?;
+    let row = read.oauth().code(&code_key).await?;
     let grant: Option<GrantData> = row
         .as_ref()
         .map(|r| GrantData::deserialize(&r.grant))
@@ -529,7 +529,7 @@ async fn authorization_code(
     let (access_token, id_token, expires_in) = sign_user_tokens(state, &keys, &issue)?;
     let mut tx = read.into_tx()?;
     let family = refresh.as_ref().map(|(_, row)| row.family_id.as_str());
-    if !tx.oauth().redeem_code(&digest, now, family).await? {
+    if !tx.oauth().redeem_code(&code_key, now, family).await? {
         return Err(invalid_grant("the authorization code was already used"));
     }
     if let Some((_, row)) = &refresh {
