@@ -13,7 +13,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::client::{AuthMethod, ClientKind, ClientRegistration, GrantType};
@@ -310,18 +310,27 @@ pub struct TokenResponse {
 
 impl TokenResponse {
     pub fn to_json(&self) -> Value {
-        let mut body = Map::new();
-        body.insert("access_token".into(), json!(self.access_token));
-        body.insert("token_type".into(), json!("Bearer"));
-        body.insert("expires_in".into(), json!(self.expires_in));
-        body.insert("scope".into(), json!(self.scope.to_string()));
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// Written straight to the response body, without building a JSON value first.
+impl serde::Serialize for TokenResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let fields = 4 + usize::from(self.refresh_token.is_some()) + usize::from(self.id_token.is_some());
+        let mut body = serializer.serialize_map(Some(fields))?;
+        body.serialize_entry("access_token", &self.access_token)?;
+        body.serialize_entry("token_type", "Bearer")?;
+        body.serialize_entry("expires_in", &self.expires_in)?;
+        body.serialize_entry("scope", &self.scope.to_string())?;
         if let Some(refresh) = &self.refresh_token {
-            body.insert("refresh_token".into(), json!(refresh));
+            body.serialize_entry("refresh_token", refresh)?;
         }
         if let Some(id_token) = &self.id_token {
-            body.insert("id_token".into(), json!(id_token));
+            body.serialize_entry("id_token", id_token)?;
         }
-        Value::Object(body)
+        body.end()
     }
 }
 
@@ -567,7 +576,17 @@ mod tests {
         };
         assert_eq!(
             r.to_json(),
-            json!({"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "scope": "openid profile", "refresh_token": "rt"})
+            serde_json::json!({"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "scope": "openid profile", "refresh_token": "rt"})
+        );
+        // The body as sent: the same object, with an ID token when there is one.
+        let with_id_token = TokenResponse {
+            id_token: Some("it".into()),
+            ..r
+        };
+        let sent: Value = serde_json::from_slice(&serde_json::to_vec(&with_id_token).unwrap()).unwrap();
+        assert_eq!(
+            sent,
+            serde_json::json!({"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "scope": "openid profile", "refresh_token": "rt", "id_token": "it"})
         );
     }
 }

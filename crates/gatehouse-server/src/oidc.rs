@@ -301,7 +301,7 @@ pub async fn complete_authorization(
             client_id: request.client_id.clone(),
             user_id: signed_in.user.id,
             session_id: Some(signed_in.session_id),
-            grant: serde_json::to_value(&grant).map_err(|e| ServerError::Corrupt {
+            grant: serde_json::to_string(&grant).map_err(|e| ServerError::Corrupt {
                 what: "grant".into(),
                 reason: e.to_string(),
             })?,

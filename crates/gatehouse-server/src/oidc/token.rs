@@ -22,7 +22,6 @@ use gatehouse_oidc::{
 };
 use gatehouse_store::{Read, RefreshRow};
 use jiff::Timestamp;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Client, Clients, GrantData};
@@ -30,7 +29,7 @@ use crate::audit::Event;
 use crate::{ApiError, AppState, ServerError};
 
 /// A JSON answer that is never cached.
-pub(crate) fn no_store(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn no_store(status: StatusCode, body: &impl serde::Serialize) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -167,7 +166,7 @@ pub async fn token(
     match result {
         // Each grant logged its success: the user grants in the transaction of the code or
         // token they spent, client credentials through the group commit.
-        Ok(response) => Ok(no_store(StatusCode::OK, &response.to_json())),
+        Ok(response) => Ok(no_store(StatusCode::OK, &response)),
         Err(Failure::Token(e)) => {
             log(
                 &state,
@@ -441,7 +440,7 @@ fn refresh_family(issue: &Issue<'_>, now: Timestamp) -> Result<(String, RefreshR
         session_id: issue.session_id,
         scope: issue.scope.to_string(),
         status: "active".to_owned(),
-        grant: serde_json::to_value(issue.grant).map_err(|e| corrupt("grant", e))?,
+        grant: serde_json::to_string(issue.grant).map_err(|e| corrupt("grant", e))?,
         created_at: now,
         issued_at: now,
         expires_at: at(now, issue.access.refresh_token_lifetime.duration()),
@@ -470,7 +469,7 @@ async fn authorization_code(
     let row = read.oauth().code(&code_key).await?;
     let grant: Option<GrantData> = row
         .as_ref()
-        .map(|r| GrantData::deserialize(&r.grant))
+        .map(|r| serde_json::from_str::<GrantData>(&r.grant))
         .transpose()
         .map_err(|e| corrupt("authorization code", e))?;
     let record = row.as_ref().zip(grant.as_ref()).map(|(r, g)| CodeRecord {
@@ -623,7 +622,7 @@ async fn refresh(
         &scope,
         Some((&user, &groups)),
     )?;
-    let grant = GrantData::deserialize(&row.grant).map_err(|e| corrupt("refresh token", e))?;
+    let grant: GrantData = serde_json::from_str(&row.grant).map_err(|e| corrupt("refresh token", e))?;
     let issue = Issue {
         client,
         user: &user,

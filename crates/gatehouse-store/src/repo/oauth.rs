@@ -7,7 +7,6 @@
 
 use gatehouse_core::model::{SessionId, UserId};
 use jiff::Timestamp;
-use serde_json::Value;
 
 use crate::StoreError;
 use crate::sql::{Exec, InTx, Row, query};
@@ -15,13 +14,15 @@ use crate::sql::{Exec, InTx, Row, query};
 /// An authorization code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CodeRow {
-    /// SHA-256 (hex) of the code.
+    /// The key the code is stored under (the server's `handle`: its time-ordered prefix and
+    /// SHA-256, or for codes of earlier versions the SHA-256 alone).
     pub digest: String,
     pub client_id: String,
     pub user_id: UserId,
     pub session_id: Option<SessionId>,
-    /// What the code grants (request, records, auth_time), as the provider serialized it.
-    pub grant: Value,
+    /// What the code grants (request, records, auth_time): the JSON text the provider wrote,
+    /// which it parses straight into its own type.
+    pub grant: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub redeemed_at: Option<Timestamp>,
@@ -42,7 +43,8 @@ pub struct RefreshRow {
     pub scope: String,
     /// `active` or `revoked`.
     pub status: String,
-    pub grant: Value,
+    /// What the family grants, as JSON text (as [`CodeRow::grant`]).
+    pub grant: String,
     /// When the family began (the code's redemption).
     pub created_at: Timestamp,
     /// When the current token was issued.
@@ -78,7 +80,7 @@ fn code_from_row(row: &Row) -> Result<CodeRow, StoreError> {
         client_id: row.text("client_id")?,
         user_id: row.parse("user_id", UserId::parse)?,
         session_id: row.opt_parse("session_id", SessionId::parse)?,
-        grant: row.json("grant_data")?,
+        grant: row.text("grant_data")?,
         created_at: row.time("created_at")?,
         expires_at: row.time("expires_at")?,
         redeemed_at: row.opt_time("redeemed_at")?,
@@ -95,7 +97,7 @@ fn refresh_from_row(row: &Row) -> Result<RefreshRow, StoreError> {
         session_id: row.opt_parse("session_id", SessionId::parse)?,
         scope: row.text("scope")?,
         status: row.text("status")?,
-        grant: row.json("grant_data")?,
+        grant: row.text("grant_data")?,
         created_at: row.time("created_at")?,
         issued_at: row.time("issued_at")?,
         expires_at: row.time("expires_at")?,
@@ -174,7 +176,7 @@ impl OAuth<InTx<'_>> {
         .bind(code.client_id.as_str())
         .bind(code.user_id)
         .bind(code.session_id)
-        .bind_json(&code.grant)
+        .bind(code.grant.as_str())
         .bind(code.created_at)
         .bind(code.expires_at)
         .bind(code.redeemed_at)
@@ -220,7 +222,7 @@ impl OAuth<InTx<'_>> {
         .bind(token.session_id)
         .bind(token.scope.as_str())
         .bind(token.status.as_str())
-        .bind_json(&token.grant)
+        .bind(token.grant.as_str())
         .bind(token.created_at)
         .bind(token.issued_at)
         .bind(token.expires_at);

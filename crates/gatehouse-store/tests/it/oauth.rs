@@ -23,7 +23,7 @@ async fn a_code_is_redeemed_once(store: Store) {
         client_id: "dashboard".into(),
         user_id: alice.id,
         session_id: None,
-        grant: json!({"scope": "openid"}),
+        grant: json!({"scope": "openid"}).to_string(),
         created_at: at(10),
         expires_at: at(70),
         redeemed_at: None,
@@ -65,7 +65,7 @@ fn refresh(
         session_id: Some(session),
         scope: "openid profile".into(),
         status: "active".into(),
-        grant: json!({"auth_time": 1}),
+        grant: json!({"auth_time": 1}).to_string(),
         created_at: at(10),
         issued_at: at(10),
         expires_at: at(1000),
@@ -170,7 +170,7 @@ async fn refresh_tokens_rotate_once_and_families_revoke_together(store: Store) {
     let b = store.oauth().refresh_family("fam-b").await.unwrap().unwrap();
     assert_eq!(b.status, "revoked");
     assert_eq!(b.scope, "openid profile");
-    assert_eq!(b.grant, json!({"auth_time": 1}));
+    assert_eq!(b.grant, json!({"auth_time": 1}).to_string());
 }
 
 async fn signing_keys_retire_and_leave_after_not_after(store: Store) {
