@@ -1,5 +1,5 @@
-//! Bearer secrets stored under keys that sort by creation time: session cookies and
-//! authorization codes.
+//! Secrets stored under keys that sort by creation time: session cookies, authorization codes
+//! and browser cookies.
 //!
 //! A secret is looked up by a key derived from it, and the key is what the database indexes. The
 //! SHA-256 of a random secret lands on a random page of that index, so every new secret was one

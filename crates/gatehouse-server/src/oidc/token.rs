@@ -464,7 +464,8 @@ async fn authorization_code(
     let code_key = crate::handle::key(code);
     // Before the transaction: reloading the keys may write (their rotation, housekeeping).
     let keys = state.oidc().keys(state).await?;
-    // The code is read in the transaction that spends it: no other redemption can come between.
+    // The code is read in the transaction that spends it (on SQLite no other redemption can
+    // come between; on PostgreSQL the conditional redemption below settles a race).
     let mut read = state.store().read_then_write().await?;
     let row = read.oauth().code(&code_key).await?;
     let grant: Option<GrantData> = row
@@ -556,7 +557,8 @@ async fn refresh(
     let now = state.now();
     // Before the transaction: reloading the keys may write (their rotation, housekeeping).
     let keys = state.oidc().keys(state).await?;
-    // The family is read in the transaction that rotates it: no other refresh can come between.
+    // The family is read in the transaction that rotates it (on SQLite no other refresh can
+    // come between; on PostgreSQL the conditional rotation below settles a race).
     let mut read = state.store().read_then_write().await?;
     let row = match refresh_family_of(token) {
         Some(family) => read.oauth().refresh_family(family).await?,

@@ -147,9 +147,8 @@ const STATEMENT_CACHE: usize = 256;
 const GROUP_YIELDS: usize = 4;
 
 /// Commits between background checkpoints (and at most a second). A page rewritten by many
-/// commits in between is copied once: 1,024 instead of 256 saved 2-4 % of the CPU per
-/// password-first sign-in under load (BENCHMARKS.md), for a WAL that grows to a few megabytes
-/// more before it is copied back.
+/// commits in between is copied back once: 1,024 instead of 256 measured 2-4 % less CPU per
+/// password-first sign-in under load (BENCHMARKS.md).
 const CHECKPOINT_EVERY: u64 = 1024;
 
 /// The WAL size (pages) at which a committing connection checkpoints itself: the backstop for
