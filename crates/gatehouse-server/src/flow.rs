@@ -690,6 +690,29 @@ pub async fn reevaluate(
             .collect(),
         ..FlowData::new(purpose, app, ip.to_canonical().to_string())
     };
+    let Some(policy) = engine::app_policy(&policies, &data) else {
+        return Ok((Continuous::Holds, None));
+    };
+    // The risk is scored when a rule matches on it; otherwise only for the log of a verdict
+    // that acts (below): a level no rule reads cannot change the decision.
+    if policy.reads_risk() {
+        engine::score_risk(store, state, &mut data, Some(user)).await?;
+    }
+    // An allow rests on the request's context and the records alone: the enrollments only say
+    // how a requirement the records do not meet could still be met (gatehouse_policy's
+    // `evaluate`). Without a device of the session, whose enrollment would shape the context,
+    // the session is first judged without reading them; anything but an allow is decided again
+    // with everything the user has.
+    if session.device_id.is_none() {
+        let known = engine::Subject {
+            user: Some(user.clone()),
+            groups: groups.to_vec(),
+            ..engine::Subject::default()
+        };
+        if engine::evaluate(policy, &data, &known, now).is_allow() {
+            return Ok((Continuous::Holds, data.risk));
+        }
+    }
     let subject =
         engine::Subject::load_known(store, state, &data, Some(user.clone()), Some(groups.to_vec())).await?;
     if let Some(device_id) = session.device_id
@@ -711,14 +734,6 @@ pub async fn reevaluate(
             biometric_capable: device.biometric_capable,
             pop_hardware: enrollment.hardware_protected,
         });
-    }
-    let Some(policy) = engine::app_policy(&policies, &data) else {
-        return Ok((Continuous::Holds, None));
-    };
-    // The risk is scored when a rule matches on it; otherwise only for the log of a verdict
-    // that acts (below): a level no rule reads cannot change the decision.
-    if policy.reads_risk() {
-        engine::score_risk(store, state, &mut data, Some(user)).await?;
     }
     let decision = engine::evaluate(policy, &data, &subject, now);
     let rule = decision.rule.to_string();

@@ -453,6 +453,15 @@ proptest! {
         }
     }
 
+    /// Whether the decision is allow depends on the context and the records, never on the
+    /// enrollments (continuous evaluation at a refresh relies on it to skip reading them).
+    #[test]
+    fn an_allow_does_not_depend_on_the_enrollments(policy in policy_strategy(), state in state_strategy()) {
+        let with = run(&policy, &state);
+        let without = run(&policy, &State { enrollments: Vec::new(), ..state.clone() });
+        prop_assert_eq!(with.is_allow(), without.is_allow(), "{:?} / {:?}", with.outcome, without.outcome);
+    }
+
     /// Options only name enrolled, active authenticators and methods; `continue` always has some.
     #[test]
     fn options_are_enrolled_and_active(policy in policy_strategy(), state in state_strategy()) {
