@@ -1,7 +1,9 @@
 //! Token and userinfo claims: the ID token (OIDC Core 2), the JWT access token (RFC 9068), the
 //! userinfo response (OIDC Core 5.3) and the back-channel logout token (OIDC Back-Channel Logout
-//! 2.4). Each builder returns a JSON object for `gatehouse_crypto::KeySet` to sign; nothing here
-//! signs, reads the clock or draws ids (`now`, `jti` and the session id are parameters).
+//! 2.4). The token builders return structs that borrow their input and serialise straight to the
+//! token's JSON object for `gatehouse_crypto::KeySet` to sign or seal (no map is built and
+//! dropped per token); nothing here signs, reads the clock or draws ids (`now`, `jti` and the
+//! session id are parameters).
 //!
 //! Profile claims follow the scopes: `profile` gives `name`, `given_name`, `family_name`,
 //! `preferred_username`, `locale`, `zoneinfo`, `updated_at`; `email` gives `email` and
@@ -10,6 +12,7 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::assurance::{Acr, VerificationFacts, achieved_acr, amr};
@@ -41,32 +44,53 @@ pub struct UserProfile {
     pub updated_at: Option<Timestamp>,
 }
 
-/// The scoped profile claims (without `sub`).
-fn profile_claims(profile: &UserProfile, scopes: &ScopeSet, claims: &mut Map<String, Value>) {
-    let mut put = |name: &str, value: Option<&String>| {
-        if let Some(v) = value {
-            claims.insert(name.into(), json!(v));
+/// The scoped profile claims (without `sub`), borrowed from the profile.
+#[derive(Debug, Clone, Serialize)]
+struct ProfileClaims<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    given_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preferred_username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    locale: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zoneinfo: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<&'a [String]>,
+}
+
+impl<'a> ProfileClaims<'a> {
+    fn of(profile: &'a UserProfile, scopes: &ScopeSet) -> Self {
+        let with_profile = scopes.contains(scope::PROFILE);
+        let scoped = |value: Option<&'a String>| value.filter(|_| with_profile).map(String::as_str);
+        let email = profile.email.as_deref().filter(|_| scopes.contains(scope::EMAIL));
+        Self {
+            name: scoped(profile.name.as_ref()),
+            given_name: scoped(profile.given_name.as_ref()),
+            family_name: scoped(profile.family_name.as_ref()),
+            preferred_username: scoped(Some(&profile.login)),
+            locale: scoped(profile.locale.as_ref()),
+            zoneinfo: scoped(profile.zoneinfo.as_ref()),
+            updated_at: profile
+                .updated_at
+                .filter(|_| with_profile)
+                .map(Timestamp::as_second),
+            email,
+            email_verified: email.map(|_| profile.email_verified),
+            groups: scopes
+                .contains(scope::GROUPS)
+                .then_some(profile.groups.as_slice()),
         }
-    };
-    if scopes.contains(scope::PROFILE) {
-        put("name", profile.name.as_ref());
-        put("given_name", profile.given_name.as_ref());
-        put("family_name", profile.family_name.as_ref());
-        put("preferred_username", Some(&profile.login));
-        put("locale", profile.locale.as_ref());
-        put("zoneinfo", profile.zoneinfo.as_ref());
-        if let Some(updated) = profile.updated_at {
-            claims.insert("updated_at".into(), json!(updated.as_second()));
-        }
-    }
-    if scopes.contains(scope::EMAIL)
-        && let Some(email) = &profile.email
-    {
-        claims.insert("email".into(), json!(email));
-        claims.insert("email_verified".into(), json!(profile.email_verified));
-    }
-    if scopes.contains(scope::GROUPS) {
-        claims.insert("groups".into(), json!(profile.groups));
     }
 }
 
@@ -95,31 +119,43 @@ pub struct IdTokenInput<'a> {
     pub session_id: Option<&'a str>,
 }
 
+/// The claims of an ID token, ready to sign; serialised straight from what they borrow.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+    #[serde(flatten)]
+    profile: ProfileClaims<'a>,
+}
+
 /// The ID token's claims: `iss`, `sub`, `aud`, `exp`, `iat`, `auth_time`, `nonce` (when the
 /// request had one), `amr`, `acr`, `sid`, and the scoped profile claims.
-pub fn id_token_claims(input: &IdTokenInput<'_>) -> Map<String, Value> {
-    let mut claims = Map::new();
-    claims.insert("iss".into(), json!(input.issuer.as_str()));
-    claims.insert("sub".into(), json!(input.profile.subject));
-    claims.insert("aud".into(), json!(input.client_id));
-    claims.insert("exp".into(), json!(seconds_after(input.now, input.lifetime)));
-    claims.insert("iat".into(), json!(input.now.as_second()));
-    claims.insert("auth_time".into(), json!(input.auth_time.as_second()));
-    if let Some(nonce) = input.nonce {
-        claims.insert("nonce".into(), json!(nonce));
+pub fn id_token_claims<'a>(input: &IdTokenInput<'a>) -> IdTokenClaims<'a> {
+    IdTokenClaims {
+        iss: input.issuer.as_str(),
+        sub: &input.profile.subject,
+        aud: input.client_id,
+        exp: seconds_after(input.now, input.lifetime),
+        iat: input.now.as_second(),
+        auth_time: input.auth_time.as_second(),
+        nonce: input.nonce,
+        amr: amr(input.records),
+        acr: achieved_acr(input.records, input.requested_acr).map(Acr::as_str),
+        sid: input.session_id,
+        profile: ProfileClaims::of(input.profile, input.scope),
     }
-    let amr = amr(input.records);
-    if !amr.is_empty() {
-        claims.insert("amr".into(), json!(amr));
-    }
-    if let Some(acr) = achieved_acr(input.records, input.requested_acr) {
-        claims.insert("acr".into(), json!(acr.as_str()));
-    }
-    if let Some(sid) = input.session_id {
-        claims.insert("sid".into(), json!(sid));
-    }
-    profile_claims(input.profile, input.scope, &mut claims);
-    claims
 }
 
 /// The user side of an access token (absent for client credentials).
@@ -147,34 +183,54 @@ pub struct AccessTokenInput<'a> {
     pub user: Option<AccessTokenUser<'a>>,
 }
 
+/// The claims of an access token, ready to sign or seal; serialised straight from what they
+/// borrow.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    jti: &'a str,
+    client_id: &'a str,
+    #[serde(serialize_with = "as_text")]
+    scope: &'a ScopeSet,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+}
+
+fn as_text<S: serde::Serializer>(scope: &&ScopeSet, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(scope)
+}
+
 /// RFC 9068 claims: `iss`, `sub` (the user, or the client for client credentials), `aud`, `exp`,
 /// `iat`, `jti`, `client_id`, `scope`, and for users `auth_time`, `amr`, `acr`, `sid`. Sign with
 /// the `typ` [`ACCESS_TOKEN_TYPE`].
-pub fn access_token_claims(input: &AccessTokenInput<'_>) -> Map<String, Value> {
-    let mut claims = Map::new();
-    claims.insert("iss".into(), json!(input.issuer.as_str()));
-    let subject = input.user.map_or(input.client_id, |u| u.subject);
-    claims.insert("sub".into(), json!(subject));
-    claims.insert("aud".into(), json!(input.audience));
-    claims.insert("exp".into(), json!(seconds_after(input.now, input.lifetime)));
-    claims.insert("iat".into(), json!(input.now.as_second()));
-    claims.insert("jti".into(), json!(input.jti));
-    claims.insert("client_id".into(), json!(input.client_id));
-    claims.insert("scope".into(), json!(input.scope.to_string()));
-    if let Some(user) = input.user {
-        claims.insert("auth_time".into(), json!(user.auth_time.as_second()));
-        let amr = amr(user.records);
-        if !amr.is_empty() {
-            claims.insert("amr".into(), json!(amr));
-        }
-        if let Some(acr) = achieved_acr(user.records, user.requested_acr) {
-            claims.insert("acr".into(), json!(acr.as_str()));
-        }
-        if let Some(sid) = user.session_id {
-            claims.insert("sid".into(), json!(sid));
-        }
+pub fn access_token_claims<'a>(input: &AccessTokenInput<'a>) -> AccessTokenClaims<'a> {
+    let user = input.user.as_ref();
+    AccessTokenClaims {
+        iss: input.issuer.as_str(),
+        sub: user.map_or(input.client_id, |u| u.subject),
+        aud: input.audience,
+        exp: seconds_after(input.now, input.lifetime),
+        iat: input.now.as_second(),
+        jti: input.jti,
+        client_id: input.client_id,
+        scope: input.scope,
+        auth_time: user.map(|u| u.auth_time.as_second()),
+        amr: user.map(|u| amr(u.records)).unwrap_or_default(),
+        acr: user
+            .and_then(|u| achieved_acr(u.records, u.requested_acr))
+            .map(Acr::as_str),
+        sid: user.and_then(|u| u.session_id),
     }
-    claims
 }
 
 /// What userinfo may tell, read from a verified access token.
@@ -210,10 +266,20 @@ pub fn userinfo_grant(access_token_claims: &Map<String, Value>) -> Result<Userin
 
 /// The userinfo response: `sub` and the scoped profile claims.
 pub fn userinfo_claims(profile: &UserProfile, scope: &ScopeSet) -> Map<String, Value> {
-    let mut claims = Map::new();
-    claims.insert("sub".into(), json!(profile.subject));
-    profile_claims(profile, scope, &mut claims);
-    claims
+    #[derive(Serialize)]
+    struct Userinfo<'a> {
+        sub: &'a str,
+        #[serde(flatten)]
+        profile: ProfileClaims<'a>,
+    }
+    let claims = Userinfo {
+        sub: &profile.subject,
+        profile: ProfileClaims::of(profile, scope),
+    };
+    match serde_json::to_value(claims) {
+        Ok(Value::Object(claims)) => claims,
+        _ => Map::new(),
+    }
 }
 
 /// A back-channel logout token's claims (sign with `typ` [`LOGOUT_TOKEN_TYPE`]): `iss`, `aud`,
@@ -261,6 +327,13 @@ mod tests {
         }
     }
 
+    fn map(claims: impl Serialize) -> Map<String, Value> {
+        match serde_json::to_value(claims).unwrap() {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
     fn issuer() -> Issuer {
         Issuer::parse("http://localhost:8080").unwrap()
     }
@@ -289,7 +362,7 @@ mod tests {
             session_id: Some("sid-1"),
         });
         assert_eq!(
-            Value::Object(claims),
+            serde_json::to_value(claims).unwrap(),
             json!({
                 "iss": "http://localhost:8080", "sub": "00u-alice", "aud": "finance",
                 "exp": 1_800_003_600i64, "iat": 1_800_000_000i64, "auth_time": 1_799_999_990i64, "nonce": "n-1",
@@ -304,7 +377,7 @@ mod tests {
         let now = Timestamp::from_second(1_800_000_000).unwrap();
         let scope = ScopeSet::parse("reports.read").unwrap();
         let issuer = issuer();
-        let machine = access_token_claims(&AccessTokenInput {
+        let machine = map(access_token_claims(&AccessTokenInput {
             issuer: &issuer,
             audience: "http://localhost:8080",
             client_id: "reports-service",
@@ -313,7 +386,7 @@ mod tests {
             lifetime: Duration::from_secs(600),
             jti: "at-1",
             user: None,
-        });
+        }));
         assert_eq!(
             Value::Object(machine.clone()),
             json!({"iss": "http://localhost:8080", "sub": "reports-service", "aud": "http://localhost:8080",
@@ -323,7 +396,7 @@ mod tests {
         assert_eq!(userinfo_grant(&machine).unwrap_err().status(), 403);
         let records = [VerificationFacts::new(Authenticator::Password, Method::Password)];
         let user_scope = ScopeSet::parse("openid email").unwrap();
-        let human = access_token_claims(&AccessTokenInput {
+        let human = map(access_token_claims(&AccessTokenInput {
             client_id: "dashboard",
             scope: &user_scope,
             jti: "at-2",
@@ -344,7 +417,7 @@ mod tests {
                 jti: "",
                 user: None,
             }
-        });
+        }));
         assert_eq!(human["sub"], "00u-alice");
         assert_eq!(human["amr"], json!(["pwd"]));
         assert_eq!(human["acr"], "urn:gatehouse:loa:1fa:any");

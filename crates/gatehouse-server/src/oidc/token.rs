@@ -22,7 +22,7 @@ use gatehouse_oidc::{
 };
 use gatehouse_store::{Read, RefreshRow};
 use jiff::Timestamp;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Client, Clients, GrantData};
 use crate::audit::Event;
@@ -330,7 +330,7 @@ struct Issue<'a> {
 
 /// The access token of `claims` in the form the access rule asks for: an RFC 9068 JWT signed
 /// ES256, or the claims sealed into an opaque token only Gatehouse opens.
-fn access_token(keys: &KeySet, access: &AccessGrant, claims: &Map<String, Value>) -> Result<String, Failure> {
+fn access_token(keys: &KeySet, access: &AccessGrant, claims: &impl serde::Serialize) -> Result<String, Failure> {
     let typ = gatehouse_oidc::claims::ACCESS_TOKEN_TYPE;
     let token = match access.access_token_format {
         AccessTokenFormat::Jwt => keys.sign_typed(SigningAlgorithm::Es256, typ, claims),
@@ -724,7 +724,7 @@ async fn client_credentials(
     let issuer = state.issuer();
     let jti = random::token::<16>();
     let lifetime = access.access_token_lifetime.duration();
-    let claims: Map<String, Value> = gatehouse_oidc::claims::access_token_claims(&AccessTokenInput {
+    let claims = gatehouse_oidc::claims::access_token_claims(&AccessTokenInput {
         issuer,
         audience: issuer.as_str(),
         client_id: &client.registration.client_id,
