@@ -330,7 +330,11 @@ struct Issue<'a> {
 
 /// The access token of `claims` in the form the access rule asks for: an RFC 9068 JWT signed
 /// ES256, or the claims sealed into an opaque token only Gatehouse opens.
-fn access_token(keys: &KeySet, access: &AccessGrant, claims: &impl serde::Serialize) -> Result<String, Failure> {
+fn access_token(
+    keys: &KeySet,
+    access: &AccessGrant,
+    claims: &impl serde::Serialize,
+) -> Result<String, Failure> {
     let typ = gatehouse_oidc::claims::ACCESS_TOKEN_TYPE;
     let token = match access.access_token_format {
         AccessTokenFormat::Jwt => keys.sign_typed(SigningAlgorithm::Es256, typ, claims),
