@@ -264,21 +264,19 @@ pub fn userinfo_grant(access_token_claims: &Map<String, Value>) -> Result<Userin
     })
 }
 
+/// The userinfo response, ready to serialise: `sub` and the scoped profile claims.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserinfoClaims<'a> {
+    sub: &'a str,
+    #[serde(flatten)]
+    profile: ProfileClaims<'a>,
+}
+
 /// The userinfo response: `sub` and the scoped profile claims.
-pub fn userinfo_claims(profile: &UserProfile, scope: &ScopeSet) -> Map<String, Value> {
-    #[derive(Serialize)]
-    struct Userinfo<'a> {
-        sub: &'a str,
-        #[serde(flatten)]
-        profile: ProfileClaims<'a>,
-    }
-    let claims = Userinfo {
+pub fn userinfo_claims<'a>(profile: &'a UserProfile, scope: &ScopeSet) -> UserinfoClaims<'a> {
+    UserinfoClaims {
         sub: &profile.subject,
         profile: ProfileClaims::of(profile, scope),
-    };
-    match serde_json::to_value(claims) {
-        Ok(Value::Object(claims)) => claims,
-        _ => Map::new(),
     }
 }
 
@@ -424,7 +422,7 @@ mod tests {
         let grant = userinfo_grant(&human).unwrap();
         assert_eq!(grant.subject, "00u-alice");
         assert_eq!(
-            Value::Object(userinfo_claims(&alice(), &grant.scope)),
+            serde_json::to_value(userinfo_claims(&alice(), &grant.scope)).unwrap(),
             json!({"sub": "00u-alice", "email": "alice@example.com", "email_verified": true})
         );
     }
@@ -432,10 +430,11 @@ mod tests {
     #[test]
     fn userinfo_scopes_select_claims() {
         let all = ScopeSet::parse("openid profile email groups").unwrap();
-        let claims = userinfo_claims(&alice(), &all);
+        let alice = alice();
+        let claims = map(userinfo_claims(&alice, &all));
         assert_eq!(claims["groups"], json!(["employees", "everyone"]));
         assert_eq!(claims["preferred_username"], "alice");
-        let bare = userinfo_claims(&alice(), &ScopeSet::parse("openid").unwrap());
+        let bare = map(userinfo_claims(&alice, &ScopeSet::parse("openid").unwrap()));
         assert_eq!(Value::Object(bare), json!({"sub": "00u-alice"}));
     }
 

@@ -184,7 +184,7 @@ fn public_client_code_flow_with_pkce_then_refresh_and_logout() {
     let at = keys.verify(&access_token, &at_expect).unwrap();
     let info = userinfo_grant(&at.claims).unwrap();
     assert_eq!(
-        serde_json::Value::Object(userinfo_claims(&profile, &info.scope)),
+        serde_json::to_value(userinfo_claims(&profile, &info.scope)).unwrap(),
         json!({"sub": "00u-alice", "name": "Alice", "preferred_username": "alice", "email": "alice@example.com", "email_verified": true})
     );
     assert!(keys.verify(&id_token, &at_expect).is_err());

@@ -141,8 +141,9 @@ async fn userinfo_for(state: &AppState, token: &str) -> Result<Response, ApiErro
         )));
     };
     let groups: Vec<String> = state.store().groups().names_of_user(user.id).await?;
-    let claims = gatehouse_oidc::claims::userinfo_claims(&profile(&user, &groups), &grant.scope);
-    Ok(no_store(StatusCode::OK, &serde_json::Value::Object(claims)))
+    let profile = profile(&user, &groups);
+    let claims = gatehouse_oidc::claims::userinfo_claims(&profile, &grant.scope);
+    Ok(no_store(StatusCode::OK, &claims))
 }
 
 /// What a presented token is, if it is one of ours.
