@@ -17,6 +17,15 @@ on_both_backends!(
     a_transaction_that_reads_first_writes_on_what_it_read,
 );
 
+/// A user `login`, committed on its own.
+async fn stored(store: &Store, login: &str) -> User {
+    let user = user(login);
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&user).await.unwrap();
+    tx.commit().await.unwrap();
+    user
+}
+
 async fn a_dropped_transaction_leaves_nothing_behind(store: Store) {
     let alice = user("alice");
     let totp = enrollment(alice.id, AuthenticatorKey::Totp);
@@ -161,10 +170,7 @@ async fn a_request_abandoned_while_its_commit_waits_strands_no_one(store: Store)
 }
 
 async fn a_failed_statement_does_not_commit_its_companions(store: Store) {
-    let alice = user("alice");
-    let mut tx = store.begin().await.unwrap();
-    tx.users().insert(&alice).await.unwrap();
-    tx.commit().await.unwrap();
+    stored(&store, "alice").await;
 
     let mut tx = store.begin().await.unwrap();
     tx.log()
@@ -180,10 +186,7 @@ async fn a_failed_statement_does_not_commit_its_companions(store: Store) {
 async fn a_read_snapshot_reads_one_state_and_never_holds_a_writer_up(store: Store) {
     use gatehouse_store::Dialect;
 
-    let alice = user("alice");
-    let mut tx = store.begin().await.unwrap();
-    tx.users().insert(&alice).await.unwrap();
-    tx.commit().await.unwrap();
+    let alice = stored(&store, "alice").await;
 
     let mut read = store.read().unwrap();
     assert_eq!(read.users().get(alice.id).await.unwrap(), Some(alice.clone()));
@@ -222,10 +225,7 @@ async fn a_read_snapshot_reads_one_state_and_never_holds_a_writer_up(store: Stor
 async fn a_transaction_that_reads_first_writes_on_what_it_read(store: Store) {
     use gatehouse_store::Dialect;
 
-    let alice = user("alice");
-    let mut tx = store.begin().await.unwrap();
-    tx.users().insert(&alice).await.unwrap();
-    tx.commit().await.unwrap();
+    let alice = stored(&store, "alice").await;
 
     let mut read = store.read_then_write().await.unwrap();
     assert_eq!(read.users().get(alice.id).await.unwrap(), Some(alice.clone()));
